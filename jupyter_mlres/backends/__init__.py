@@ -1,0 +1,1 @@
+"""Backends run rendered jobs: ``local`` (processes, the default) and ``kubernetes``."""

@@ -1,0 +1,65 @@
+"""The layering of DESIGN §2 is a checked contract, not a convention."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import jupyter_mlres
+
+PACKAGE = Path(jupyter_mlres.__file__).parent
+FORBIDDEN_IN_CORE = {
+    "kubernetes",
+    "IPython",
+    "ipywidgets",
+    "jupyter_server",
+    "subprocess",
+    "socket",
+    "tornado",
+    "threading",
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(
+    "module", sorted((PACKAGE / "core").rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_core_imports_no_io_framework(module: Path) -> None:
+    bad = {
+        name
+        for name in _imported_modules(module)
+        if name.split(".")[0] in FORBIDDEN_IN_CORE
+        or name.startswith(("jupyter_mlres.backends", "jupyter_mlres.kernel", "jupyter_mlres.widgets", "jupyter_mlres.server"))
+    }
+    assert not bad, f"{module.name} imports {sorted(bad)}; core must stay pure (DESIGN §2)"
+
+
+def test_runner_uses_only_the_standard_library() -> None:
+    # The runner is executed inside the job's image, where jupyter_mlres is not installed.
+    stdlib = set(sys.stdlib_module_names)
+    used = {name.split(".")[0] for name in _imported_modules(PACKAGE / "runner.py")}
+    assert used <= stdlib, f"runner.py imports non-stdlib modules: {sorted(used - stdlib)}"
+
+
+def test_import_is_lazy() -> None:
+    code = (
+        "import sys, jupyter_mlres\n"
+        "heavy = [m for m in ('kubernetes', 'ipywidgets', 'jupyter_server', 'IPython', 'tornado') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"`import jupyter_mlres` pulled in: {out.stdout.strip()}"
