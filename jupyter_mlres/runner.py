@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 
 def _main() -> int:
@@ -27,13 +28,18 @@ def _main() -> int:
     main_path = os.path.join(code_dir, "main.py")
     with open(main_path, encoding="utf-8") as f:
         source = f.read()
-    namespace = {"__name__": "__main__" if not job.get("handler") else "__mlres_job__", "__file__": main_path}
+    namespace: dict[str, object] = {
+        "__name__": "__main__" if not job.get("handler") else "__mlres_job__",
+        "__file__": main_path,
+    }
     sys.path.insert(0, code_dir)
     try:
         exec(compile(source, main_path, "exec"), namespace)
         result = None
-        if job.get("handler"):
-            result = namespace[job["handler"]](**job.get("params", {}))
+        handler_name = job.get("handler")
+        if handler_name:
+            handler: Any = namespace[handler_name]
+            result = handler(**job.get("params", {}))
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except BaseException:

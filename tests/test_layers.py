@@ -43,7 +43,14 @@ def test_core_imports_no_io_framework(module: Path) -> None:
         name
         for name in _imported_modules(module)
         if name.split(".")[0] in FORBIDDEN_IN_CORE
-        or name.startswith(("jupyter_mlres.backends", "jupyter_mlres.kernel", "jupyter_mlres.widgets", "jupyter_mlres.server"))
+        or name.startswith(
+            (
+                "jupyter_mlres.backends",
+                "jupyter_mlres.kernel",
+                "jupyter_mlres.widgets",
+                "jupyter_mlres.server",
+            )
+        )
     }
     assert not bad, f"{module.name} imports {sorted(bad)}; core must stay pure (DESIGN §2)"
 

@@ -31,7 +31,9 @@ class Backend(Protocol):
         """Current snapshot. Raises ``RunNotFound``."""
         ...
 
-    def events(self, run_id: RunId, *, follow: bool = True, stop: threading.Event | None = None) -> Iterator[JobEvent]:
+    def events(
+        self, run_id: RunId, *, follow: bool = True, stop: threading.Event | None = None
+    ) -> Iterator[JobEvent]:
         """Events from the start of the run; with ``follow`` keep yielding until the run is
         terminal (the last event carries the terminal phase) or ``stop`` is set."""
         ...

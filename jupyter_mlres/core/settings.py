@@ -95,5 +95,6 @@ class Settings:
     log_tail_lines: int = 40
     """Lines of log the notebook view shows (the full log is always kept)."""
 
-    capture_size_limit: int = 16 * 1024 * 1024
-    """Largest total size of notebook values captured by value into a job, in bytes."""
+    capture_size_limit: int = 512 * 1024
+    """Largest total size of notebook values captured by value into a job, in bytes (a
+    Kubernetes ConfigMap holds at most 1 MiB, code included)."""

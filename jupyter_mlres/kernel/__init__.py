@@ -1,0 +1,1 @@
+"""kernel layer of jupyter_mlres (see DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""server layer of jupyter_mlres (see DESIGN §2)."""

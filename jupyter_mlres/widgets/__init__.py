@@ -1,0 +1,1 @@
+"""widgets layer of jupyter_mlres (see DESIGN §2)."""
