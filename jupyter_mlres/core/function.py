@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from jupyter_mlres.core import _interim as sched
+from jupyter_mlres.core import labels, priority, scheduling
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.resources import DEFAULT_GPU_TYPE, Resources
 from jupyter_mlres.core.settings import Settings
@@ -64,8 +64,8 @@ def _preemption_mode(value: object, path: str) -> str | None:
     if value is None:
         return None
     mode = getattr(value, "value", value)  # MLRun passes its PreemptionModes enum
-    if mode not in sched.PREEMPTION_MODES:
-        raise SpecError(path, value, sched.PREEMPTION_MODES)
+    if mode not in scheduling.PREEMPTION_MODES:
+        raise SpecError(path, value, scheduling.PREEMPTION_MODES)
     return str(mode)
 
 
@@ -86,21 +86,21 @@ def _node_selector(value: object, path: str) -> dict[str, str]:
     for key, val in value.items():
         if not isinstance(key, str):
             raise SpecError(path, key, "label keys are strings")
-        sched.validate_label_key(key, f"{path}.{key}")
+        labels.validate_label_key(key, f"{path}.{key}")
         if not isinstance(val, str):
             raise SpecError(f"{path}.{key}", val, "a label value string ('' removes an inherited label)")
         if val:
-            sched.validate_label_value(val, f"{path}.{key}")
+            labels.validate_label_value(val, f"{path}.{key}")
         result[key] = val
     return result
 
 
 def _affinity(value: object, path: str) -> dict[str, Any] | None:
-    return None if value is None else sched.normalize_affinity(value, path)
+    return None if value is None else scheduling.normalize_affinity(value, path)
 
 
 def _tolerations(value: object, path: str) -> list[dict[str, Any]]:
-    return [] if value is None else sched.normalize_tolerations(value, path)
+    return [] if value is None else scheduling.normalize_tolerations(value, path)
 
 
 def _env_list(value: object, path: str) -> list[dict[str, Any]]:
@@ -301,7 +301,7 @@ class FunctionMetadata:
 def _function_name(value: object, path: str = "name") -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(path, value, "a name such as 'train' (letters, digits, '-')")
-    name = sched.to_dns1123_name(value)
+    name = labels.to_dns1123_name(value)
     if not name:
         raise SpecError(path, value, "a name with at least one letter or digit")
     return name
@@ -438,7 +438,7 @@ class Function:
         """A level (``high``/``medium``/``low``) or an allowed class name; None: the default."""
         checked = _opt_str(name, "spec.priority_class_name")
         if self.settings is not None:
-            sched.resolve_priority_class(checked, self.settings)
+            priority.resolve_priority_class(checked, self.settings)
         self.spec.priority_class_name = checked
         return self
 
@@ -464,10 +464,10 @@ class Function:
         return self
 
     def list_valid_priority_class_names(self, settings: Settings | None = None) -> list[str]:
-        return sched.list_valid_priority_class_names(self._settings(settings))
+        return priority.list_valid_priority_class_names(self._settings(settings))
 
     def get_default_priority_class_name(self, settings: Settings | None = None) -> str | None:
-        return sched.default_priority_class_name(self._settings(settings))
+        return priority.default_priority_class_name(self._settings(settings))
 
     # -- env --------------------------------------------------------------------------------
     def set_env(self, name: str, value: object) -> Function:

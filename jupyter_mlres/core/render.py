@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources as package_resources
 from typing import TYPE_CHECKING, Any, Final
 
-from jupyter_mlres.core import _interim as sched
+from jupyter_mlres.core import labels, priority, scheduling
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.resources import effective_resources
 from jupyter_mlres.core.runs import RenderedRun, RunId
@@ -128,7 +128,7 @@ def render_run(
         job_spec["activeDeadlineSeconds"] = deadline
     if replicas > 1:
         job_spec.update(completionMode="Indexed", completions=replicas, parallelism=replicas)
-    failure_policy = sched.pod_failure_policy(mode, settings)
+    failure_policy = scheduling.pod_failure_policy(mode, settings)
     if failure_policy:
         job_spec["podFailurePolicy"] = failure_policy
     job_spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
@@ -152,7 +152,7 @@ def render_run(
 
 
 def _run_id(value: str, path: str) -> str:
-    return sched.validate_dns1123_label(value, path)
+    return labels.validate_dns1123_label(value, path)
 
 
 def _replicas(fn: Function) -> int:
@@ -312,7 +312,7 @@ def _pod_spec(
         container["resources"] = resources
 
     mode = spec.preemption_mode or settings.default_preemption_mode
-    scheduling = sched.resolve_scheduling(
+    placement = scheduling.resolve_scheduling(
         mode=mode,
         node_name=spec.node_name,
         node_selector=node_selector,
@@ -323,18 +323,18 @@ def _pod_spec(
     pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
     if replicas > 1:
         pod["subdomain"] = rid
-    if scheduling.node_name:
-        pod["nodeName"] = scheduling.node_name
-    if scheduling.node_selector:
-        pod["nodeSelector"] = dict(scheduling.node_selector)
-    if scheduling.affinity:
-        pod["affinity"] = scheduling.affinity
-    if scheduling.tolerations:
-        pod["tolerations"] = list(scheduling.tolerations)
-    priority = sched.resolve_priority_class(spec.priority_class_name, settings)
-    if priority:
-        pod["priorityClassName"] = priority
-    notes = [*scheduling.notes, *(f"warning: {w}" for w in scheduling.warnings)]
+    if placement.node_name:
+        pod["nodeName"] = placement.node_name
+    if placement.node_selector:
+        pod["nodeSelector"] = dict(placement.node_selector)
+    if placement.affinity:
+        pod["affinity"] = placement.affinity
+    if placement.tolerations:
+        pod["tolerations"] = list(placement.tolerations)
+    priority_class = priority.resolve_priority_class(spec.priority_class_name, settings)
+    if priority_class:
+        pod["priorityClassName"] = priority_class
+    notes = [*placement.notes, *(f"warning: {w}" for w in placement.warnings)]
     return pod, notes, mode
 
 

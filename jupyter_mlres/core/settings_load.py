@@ -17,7 +17,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from jupyter_mlres.core import _interim as sched
+from jupyter_mlres.core import labels, priority, scheduling
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.quantity import parse_cpu, parse_memory
 from jupyter_mlres.core.resources import check_gpu_type
@@ -182,9 +182,9 @@ def _gpu_models(value: Any, path: str) -> dict[str, GpuModel]:
 def validate_settings(settings: Settings) -> None:
     """Check cross-cutting rules on a built :class:`Settings` (paths are ``settings.<field>``)."""
     p = "settings."
-    if settings.default_preemption_mode not in sched.PREEMPTION_MODES:
+    if settings.default_preemption_mode not in scheduling.PREEMPTION_MODES:
         raise SpecError(
-            p + "default_preemption_mode", settings.default_preemption_mode, sched.PREEMPTION_MODES
+            p + "default_preemption_mode", settings.default_preemption_mode, scheduling.PREEMPTION_MODES
         )
     if settings.auto_mount not in AUTO_MOUNT_MODES:
         raise SpecError(p + "auto_mount", settings.auto_mount, AUTO_MOUNT_MODES)
@@ -193,14 +193,14 @@ def validate_settings(settings: Settings) -> None:
     _resource_defaults(settings.default_resources, p + "default_resources")
     for field_name in ("preemptible_node_selector", "default_node_selector"):
         for key, value in getattr(settings, field_name).items():
-            sched.validate_label_key(key, f"{p}{field_name}.{key}")
-            sched.validate_label_value(value, f"{p}{field_name}.{key}")
-    sched.normalize_tolerations(list(settings.preemptible_tolerations), p + "preemptible_tolerations")
+            labels.validate_label_key(key, f"{p}{field_name}.{key}")
+            labels.validate_label_value(value, f"{p}{field_name}.{key}")
+    scheduling.normalize_tolerations(list(settings.preemptible_tolerations), p + "preemptible_tolerations")
     for name, model in settings.gpu_models.items():
         check_gpu_type(model.gpu_type)
         for key, value in model.node_selector.items():
-            sched.validate_label_key(key, f"{p}gpu_models.{name}.node_selector.{key}")
-            sched.validate_label_value(value, f"{p}gpu_models.{name}.node_selector.{key}")
+            labels.validate_label_key(key, f"{p}gpu_models.{name}.node_selector.{key}")
+            labels.validate_label_value(value, f"{p}gpu_models.{name}.node_selector.{key}")
     for field_name in (
         "job_ttl_seconds",
         "active_deadline_seconds",
@@ -213,5 +213,5 @@ def validate_settings(settings: Settings) -> None:
             raise SpecError(p + field_name, value, "a whole number >= 0")
     if settings.backend not in ("local", "kubernetes") and not settings.backend:
         raise SpecError(p + "backend", settings.backend, "'local' or 'kubernetes'")
-    sched.list_valid_priority_class_names(settings)
-    sched.default_priority_class_name(settings)
+    priority.list_valid_priority_class_names(settings)
+    priority.default_priority_class_name(settings)

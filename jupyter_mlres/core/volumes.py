@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from jupyter_mlres.core._interim import to_dns1123_name, validate_dns1123_label
 from jupyter_mlres.core.errors import SpecError
+from jupyter_mlres.core.labels import to_dns1123_name, validate_dns1123_label
 from jupyter_mlres.core.quantity import parse_memory
 
 __all__ = [
