@@ -19,10 +19,22 @@ from jupyter_mlres.core.errors import (
     SubmitError,
 )
 from jupyter_mlres.core.settings import GpuModel, ResourceDefaults, Settings
+from jupyter_mlres.core.volumes import (
+    VolumeMount,
+    auto_mount,
+    mount_configmap,
+    mount_hostpath,
+    mount_pvc,
+    mount_secret,
+    mount_shm,
+    mount_v3io,
+)
+from jupyter_mlres.sdk import Function, code_to_function, new_function
 
 __all__ = [
     "BackendError",
     "BackendUnavailable",
+    "Function",
     "GpuModel",
     "JobFailed",
     "MlresError",
@@ -31,7 +43,17 @@ __all__ = [
     "Settings",
     "SpecError",
     "SubmitError",
+    "VolumeMount",
     "__version__",
+    "auto_mount",
+    "code_to_function",
+    "mount_configmap",
+    "mount_hostpath",
+    "mount_pvc",
+    "mount_secret",
+    "mount_shm",
+    "mount_v3io",
+    "new_function",
 ]
 
 
