@@ -172,7 +172,9 @@ def _notebook_source(value: Any) -> str | None:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+    if len(tree.body) != 1 or not isinstance(
+        tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ):
         return None
     if tree.body[0].name != value.__name__:
         return None
