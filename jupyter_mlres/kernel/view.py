@@ -76,6 +76,7 @@ class RunModel:
     _tail: deque[LogLine] = field(init=False)
     _notices: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
     _announced: JobPhase | None = None
+    _said: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -94,15 +95,21 @@ class RunModel:
                         self.finished = self.finished or time.monotonic()
                 else:
                     self.replicas[event.replica] = event.phase
-            if event.warning:
+            if event.warning and event.replica is None:
                 text = f"{self.function}: {event.reason}"
-                self._notices.append(f"{text}: {event.message}" if event.message else text)
+                self._notice(f"{text}: {event.message}" if event.message else text)
             self.version += 1
 
     def _announce(self, phase: JobPhase) -> None:
         if phase != self._announced:
             self._announced = phase
-            self._notices.append(f"{self.function}: {phase}")
+            self._notice(f"{self.function}: {phase}")
+
+    def _notice(self, text: str) -> None:
+        # Backends may report the same thing from several sources (run and replica); say it once.
+        if text not in self._said:
+            self._said.add(text)
+            self._notices.append(text)
 
     def on_log(self, line: LogLine) -> None:
         # Called once per line of output, possibly millions of times: keep it to a few appends.
@@ -197,7 +204,9 @@ class TextView:
             return
         self.closed = True
         if snapshot.reason and snapshot.phase == JobPhase.FAILED and snapshot.message:
-            self.write(f"{snapshot.function}: {snapshot.reason}: {snapshot.message}")
+            failure = f"{snapshot.function}: {snapshot.reason}: {snapshot.message}"
+            if failure not in self.model._said:
+                self.write(failure)
         if snapshot.tail:
             shown = len(snapshot.tail)
             more = f" (last {shown} of {snapshot.total_lines})" if snapshot.total_lines > shown else ""
