@@ -65,9 +65,11 @@ def _usage_errors() -> Iterator[None]:
 @magics_class
 class MlresMagics(Magics):
     view = Enum(
-        ["auto", "widget", "text"],
+        ["auto", "widget", "text", "stream"],
         default_value="auto",
-        help="How runs are shown: a live widget, plain text, or auto (widget in an interactive front end).",
+        help="How runs are shown: a live widget; plain deterministic text (log tail at the end); "
+        "streamed text (log lines as they come); auto: widget in an interactive Jupyter front end, "
+        "stream in a terminal, text when a program executes the notebook (nbconvert, nbval).",
     ).tag(config=True)
     cancel_on_interrupt = Bool(
         False, help="Cancel the job when the kernel is interrupted while watching (default: detach)."

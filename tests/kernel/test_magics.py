@@ -179,6 +179,25 @@ def test_detach_returns_at_once_and_wait_catches_up(
     ]
 
 
+def test_stream_mode_prints_log_lines_as_they_come_and_counts_what_it_skips(
+    ip: InteractiveShell, magics: MlresMagics, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    magics.view = "stream"
+    run = ip.run_cell_magic("mlrun", "--backend fake --detach", "pass\n")
+    _succeed(fake, *(f"line {i}" for i in range(100)))(run.name)
+    assert run._watcher is not None
+    assert run._watcher.done.wait(10)
+    capsys.readouterr()
+    run.wait()
+    assert capsys.readouterr().out.splitlines() == [
+        "job: Pending",
+        "job: Running",
+        "job: Succeeded",
+        f"... 95 more lines; full log: fake://{run.name}",
+        *(f"line {i}" for i in range(95, 100)),
+    ]
+
+
 def test_interrupting_the_watch_detaches_and_says_how_to_cancel(
     ip: InteractiveShell, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
