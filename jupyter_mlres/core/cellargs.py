@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any, Literal
 
 from jupyter_mlres.core.errors import SpecError
-from jupyter_mlres.core.settings import Settings
+from jupyter_mlres.core.function import KINDS, RESERVED_KINDS
 
 __all__ = [
     "KINDS",
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 PREEMPTION_MODES = ("allow", "constrain", "prevent", "none")
-KINDS = ("job", "dask")
 
 Pair = tuple[str, str]
 ParamPair = tuple[str, Any]
@@ -224,7 +223,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--image", "image", "value", "IMG", "container image (Kubernetes); default from settings", _nonempty
     ),
-    Option("--kind", "kind", "value", "KIND", f"runtime kind: {', '.join(KINDS)}", _choice(KINDS)),
+    Option(
+        "--kind",
+        "kind",
+        "value",
+        "KIND",
+        f"runtime kind: {', '.join(KINDS)}",
+        _choice((*KINDS, *RESERVED_KINDS)),
+    ),
     Option(
         "--cpu",
         "cpu",
@@ -491,16 +497,16 @@ def _relabel(option: str, value: Any, fn: Callable[[], Any]) -> Any:
         raise SpecError(option, value, e.allowed, reason=detail) from None
 
 
-def apply_cell_args(fn: Any, args: CellArgs, settings: Settings | None = None) -> Any:
+def apply_cell_args(fn: Any, args: CellArgs) -> Any:
     """Apply the line's options to a Function through its public API (one option, one call).
 
-    Returns ``fn``. Errors name the option that caused them.
+    ``name``, ``kind`` and ``backend`` are not applied (they choose what to build and where to
+    run it). Returns ``fn``. Errors name the option that caused them.
     """
-    settings = settings or Settings()
     if args.image is not None:
         _relabel("--image", args.image, lambda: setattr(fn.spec, "image", args.image))
     if args.handler is not None:
-        _relabel("--handler", args.handler, lambda: setattr(fn.spec, "default_handler", args.handler))
+        _relabel("--handler", args.handler, lambda: setattr(fn.spec, "handler", args.handler))
     if args.cpu is not None:
         cpu = args.cpu
         if cpu[0] is not None:
@@ -513,7 +519,7 @@ def apply_cell_args(fn: Any, args: CellArgs, settings: Settings | None = None) -
             _relabel("--memory", mem[0], lambda: fn.with_requests(mem=mem[0], patch=True))
         if mem[1] is not None:
             _relabel("--memory", mem[1], lambda: fn.with_limits(mem=mem[1], patch=True))
-    _apply_gpus(fn, args, settings)
+    _apply_gpus(fn, args)
     if args.replicas is not None:
         replicas = args.replicas
         if isinstance(replicas, tuple):
@@ -539,36 +545,19 @@ def _set_range(fn: Any, value: tuple[int, int]) -> None:
 
 
 def _apply_volume(fn: Any, text: str) -> None:
-    from jupyter_mlres.core.volumes import parse_volume_spec  # type: ignore[import-not-found,unused-ignore]
+    from jupyter_mlres.core.volumes import parse_volume_spec
 
     fn.apply(parse_volume_spec(text, "--volume"))
 
 
-def _apply_gpus(fn: Any, args: CellArgs, settings: Settings) -> None:
-    gpu_type = args.gpu_type
-    model = settings.gpu_models.get(gpu_type) if gpu_type is not None else None
-    if model is not None:
-        selector = dict(model.node_selector)
-        _relabel("--gpu-type", gpu_type, lambda: fn.with_node_selection(node_selector=selector))
-        gpu_type = model.gpu_type
+def _apply_gpus(fn: Any, args: CellArgs) -> None:
     if args.gpus is None:
-        if args.gpu_type is not None and model is None:
-            raise SpecError(
-                "--gpu-type",
-                args.gpu_type,
-                "used with --gpus N",
-                reason="a GPU resource name needs a count",
-            )
-        if model is not None:
-            _relabel("--gpu-type", args.gpu_type, lambda: fn.gpus(1, gpu_type=gpu_type))
+        if args.gpu_type is not None:
+            raise SpecError("--gpu-type", args.gpu_type, "--gpu-type T together with --gpus N")
         return
     count = args.gpus
-    if gpu_type is None:
+    if args.gpu_type is None:
         _relabel("--gpus", count, lambda: fn.gpus(count))
     else:
-        resource = gpu_type
-        _relabel(
-            "--gpu-type" if args.gpu_type else "--gpus",
-            args.gpu_type or count,
-            lambda: fn.gpus(count, gpu_type=resource),
-        )
+        gpu_type = args.gpu_type
+        _relabel("--gpu-type", gpu_type, lambda: fn.gpus(count, gpu_type=gpu_type))

@@ -10,7 +10,8 @@ user namespace when the cell runs:
 - anything else is captured by value: pickled with the standard library when it can be, else with
   cloudpickle (then the job's image needs cloudpickle, and the preview says so).
 
-Values travel in the ``capture.pkl`` attachment (format in docs/internals.md). The total size is
+Values travel in the ``capture.pkl`` attachment: one pickle of ``{name: value}`` that the
+runner loads into the code's globals (docs/internals.md). The total size is
 limited by ``Settings.capture_size_limit``; past it a :class:`SpecError` names the largest values.
 """
 
@@ -34,7 +35,6 @@ from jupyter_mlres.core.errors import SpecError
 __all__ = ["CAPTURE_FILE", "Capture", "CapturedName", "capture_cell", "free_names"]
 
 CAPTURE_FILE = "capture.pkl"
-CAPTURE_FORMAT_VERSION = 1
 
 # IPython's own names in the user namespace; never shipped to a job.
 _IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display"})
@@ -64,7 +64,10 @@ class Capture:
 
     imports: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    values: dict[str, bytes] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    """Captured by value: name -> the value itself."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Pickled size of each value, in bytes."""
     needs: dict[str, str] = field(default_factory=dict)
     items: list[CapturedName] = field(default_factory=list)
 
@@ -85,10 +88,16 @@ class Capture:
         return f"{self.prelude}\n# ---- %%mlrun cell ----\n{body}"
 
     def attachments(self) -> dict[str, bytes]:
+        """``{"capture.pkl": pickle of {name: value}}`` (cloudpickle when a value needs it)."""
         if not self.values:
             return {}
-        payload = {"version": CAPTURE_FORMAT_VERSION, "values": self.values, "needs": self.needs}
-        return {CAPTURE_FILE: pickle.dumps(payload, protocol=4)}
+        if self.needs:
+            import cloudpickle
+
+            data: bytes = cloudpickle.dumps(self.values, protocol=4)
+        else:
+            data = pickle.dumps(self.values, protocol=4)
+        return {CAPTURE_FILE: data}
 
     def describe(self) -> list[str]:
         return [item.describe() for item in self.items]
@@ -172,7 +181,9 @@ def _notebook_source(value: Any) -> str | None:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+    if len(tree.body) != 1 or not isinstance(
+        tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ):
         return None
     if tree.body[0].name != value.__name__:
         return None
@@ -247,7 +258,8 @@ class _Capturer:
                     "picklable values, modules, functions and classes",
                     reason=f"cannot be sent to the job ({type(e).__name__}: {e}); create it inside the cell",
                 ) from None
-        self.result.values[name] = data
+        self.result.values[name] = value
+        self.result.sizes[name] = len(data)
         if needs:
             self.result.needs[name] = needs
         kind = type(value).__name__
@@ -257,14 +269,14 @@ class _Capturer:
         self.check_size()
 
     def check_size(self) -> None:
-        total = sum(len(v) for v in self.result.values.values())
+        total = sum(self.result.sizes.values())
         if total <= self.size_limit:
             return
-        largest = sorted(self.result.values.items(), key=lambda kv: len(kv[1]), reverse=True)[:3]
-        names = ", ".join(f"{n} ({_size_text(len(d))})" for n, d in largest)
+        largest = sorted(self.result.sizes.items(), key=lambda kv: kv[1], reverse=True)[:3]
+        names = ", ".join(f"{n} ({_size_text(size)})" for n, size in largest)
         raise SpecError(
             f"capture.{largest[0][0]}",
-            _size_text(len(largest[0][1])),
+            _size_text(largest[0][1]),
             f"at most {_size_text(self.size_limit)} in all (Settings.capture_size_limit)",
             reason=f"captured values total {_size_text(total)}; largest: {names}; "
             "load big data inside the cell (e.g. from a --volume) instead",
