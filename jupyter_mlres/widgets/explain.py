@@ -88,9 +88,10 @@ class Provenance:
     settings: Settings
     own_requests: frozenset[str]
     own_limits: frozenset[str]
-    pod_offset: int = 0
-    """Length of the path prefix before the pod spec (0 for the pod spec view)."""
+    function_volumes: frozenset[str] = frozenset()
+    """Volumes set on the function that the panel cannot show as a row (e.g. an inline V3IO key)."""
     prefix: Path = ()
+    """Path of the pod spec inside the documents (empty for the pod spec view)."""
 
     @property
     def mode(self) -> str:
@@ -143,6 +144,8 @@ class Provenance:
                 name = value.get("name") if isinstance(value, dict) else None
                 if name == CODE_VOLUME_NAME:
                     return "the job's code"
+                if name in self.function_volumes:
+                    return "set on the function"
                 return "user" if name in self._user_volume_names() else "service default (auto-mount)"
             case ("nodeSelector", key):
                 model = self.settings.gpu_models.get(self.args.gpu_type or "")

@@ -28,6 +28,8 @@ __all__ = [
 OnChange = Callable[[Any], None]
 Choice = tuple[str, str | None]
 """(label, value); value None means "not given: inherit the default"."""
+INHERIT = ""
+"""What a dropdown holds for None: ipywidgets reads a None value as "nothing selected"."""
 
 LABEL_WIDTH = "7.5em"
 TEXT_WIDTH = "9em"
@@ -44,9 +46,16 @@ def error_label() -> w.HTML:
     return label
 
 
+def put(obj: Any, name: str, value: Any) -> None:
+    """Set a trait only when it changes: every set costs a validation, even of an equal value,
+    and the panel re-states most of its display on each change."""
+    if getattr(obj, name) != value:
+        setattr(obj, name, value)
+
+
 def set_error(label: w.HTML, message: str | None) -> None:
-    label.value = html.escape(message) if message else ""
-    label.layout.display = "" if message else "none"
+    put(label, "value", html.escape(message) if message else "")
+    put(label.layout, "display", "" if message else "none")
 
 
 def _text(placeholder: str = "", width: str = TEXT_WIDTH) -> w.Text:
@@ -99,8 +108,8 @@ class TextField:
 
     def set_default(self, shown: str | None) -> None:
         """Show what applies while the field is empty (and say it is the service's default)."""
-        self.input.placeholder = shown or ""
-        self.badge.value = "service default" if shown and not self.text else ""
+        put(self.input, "placeholder", shown or "")
+        put(self.badge, "value", "service default" if shown and not self.text else "")
 
 
 class RequestLimitField:
@@ -138,14 +147,14 @@ class RequestLimitField:
         return [self.flag, request + (f":{limit}" if limit else "")]
 
     def set_default(self, request: str | None, limit: str | None) -> None:
-        self.request.placeholder = request or ""
-        self.limit.placeholder = limit or ""
+        put(self.request, "placeholder", request or "")
+        put(self.limit, "placeholder", limit or "")
         inherited = [
             name
             for name, shown, widget in (("request", request, self.request), ("limit", limit, self.limit))
             if shown and not str(widget.value).strip()
         ]
-        self.badge.value = f"service default {' & '.join(inherited)}" if inherited else ""
+        put(self.badge, "value", f"service default {' & '.join(inherited)}" if inherited else "")
 
 
 class ChoiceField:
@@ -153,7 +162,8 @@ class ChoiceField:
 
     def __init__(self, label: str, flag: str, choices: Sequence[Choice], on_change: OnChange) -> None:
         self.flag = flag
-        self.dropdown = w.Dropdown(options=list(choices), value=None, layout=w.Layout(width="22em"))
+        options = [(label, INHERIT if value is None else value) for label, value in choices]
+        self.dropdown = w.Dropdown(options=options, value=options[0][1], layout=w.Layout(width="22em"))
         self.explain = w.HTML("")
         self.explain.add_class("mlres-explain")
         self.error = error_label()
@@ -164,14 +174,14 @@ class ChoiceField:
     @property
     def value(self) -> str | None:
         value = self.dropdown.value
-        return None if value is None else str(value)
+        return None if value in (None, INHERIT) else str(value)
 
     def set(self, value: str | None) -> None:
         options = list(self.dropdown.options)
-        if value is not None and all(v != value for _, v in options):
+        if value and all(v != value for _, v in options):
             # A value from a magic line that the settings do not list: show it, the core judges it.
             self.dropdown.options = [*options, (value, value)]
-        self.dropdown.value = value
+        self.dropdown.value = value or INHERIT
 
     def tokens(self) -> list[str]:
         return [self.flag, self.value] if self.value is not None else []
@@ -201,8 +211,8 @@ class ReplicasField:
 
     def show_mode(self) -> None:
         ranged = self.mode.value == "range"
-        self.count.layout.display = "none" if ranged else ""
-        self.range_box.layout.display = "" if ranged else "none"
+        put(self.count.layout, "display", "none" if ranged else "")
+        put(self.range_box.layout, "display", "" if ranged else "none")
 
     def set(self, value: int | tuple[int, int] | None) -> None:
         if isinstance(value, tuple):
@@ -223,8 +233,8 @@ class ReplicasField:
         return [self.flag, count] if count else []
 
     def allow_range(self, allowed: bool, reason: str) -> None:
-        self.mode.disabled = not allowed and self.mode.value != "range"
-        self.reason.value = "" if allowed else html.escape(reason)
+        put(self.mode, "disabled", not allowed and self.mode.value != "range")
+        put(self.reason, "value", "" if allowed else html.escape(reason))
 
 
 # -- rows of editable lists -------------------------------------------------------------------

@@ -13,6 +13,7 @@ import html
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 import ipywidgets as w
@@ -28,7 +29,7 @@ from jupyter_mlres.widgets.preview import PreviewLine, changed_lines, emit_yaml,
 from jupyter_mlres.widgets.state import PANEL_FIELDS, overlay, split_function
 from jupyter_mlres.widgets.style import STYLE
 
-__all__ = ["ResourcePanel", "Submit"]
+__all__ = ["ResourcePanel", "Submit", "open_panel", "route_error"]
 
 Submit = Callable[[Function, CellArgs, Settings, Mapping[str, bytes]], tuple[Any, Any]]
 """(function, args, settings, attachments) -> (run handle, widget to show or None)."""
@@ -73,14 +74,11 @@ def route_error(path: str) -> str:
 def _default_submit(
     fn: Function, args: CellArgs, settings: Settings, attachments: Mapping[str, bytes]
 ) -> tuple[Any, Any]:
-    import importlib
-
     from jupyter_mlres.backends.registry import create_backend
+    from jupyter_mlres.kernel.session import submit
 
-    # The kernel layer owns runs and their view; imported at click time only.
-    session = importlib.import_module("jupyter_mlres.kernel.session")
     backend = create_backend(args.backend or settings.backend, settings)
-    run, widget = session.submit(
+    run, widget = submit(
         fn, backend, settings, params=args.param_dict, attachments=attachments, mode="widget"
     )
     return run, widget
@@ -111,6 +109,8 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
             name = (args.name if args else None) or "job"
             function = new_function(name, code=code, settings=self.settings)
         own, self._base = split_function(function)
+        # Settings are passed on each render, not deep-copied with the base on every change.
+        self._base.settings = None
         self.initial_args = overlay(own, replace(args, panel=False)) if args else own
         self._attachments = dict(attachments or {})
         self._submit = submit or _default_submit
@@ -252,13 +252,12 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         def parse(field_name: str, tokens: list[str], row: Any = None) -> CellArgs | None:
             if not tokens:
                 return None
-            try:
-                return parse_cell_args(shlex.join(tokens))
-            except SpecError as e:
-                errors.setdefault(field_name, str(e))
+            parsed, message = _parse_tokens(tuple(tokens))
+            if message:
+                errors.setdefault(field_name, message)
                 if row is not None:
-                    f.set_error(row.error, str(e))
-                return None
+                    f.set_error(row.error, message)
+            return parsed
 
         singles: list[tuple[str, Any]] = [
             ("cpu", self.cpu),
@@ -294,7 +293,7 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
     def _render(self, args: CellArgs) -> tuple[Function, RenderedRun]:
         fn = self._base.copy()
         fn.settings = self.settings
-        apply_cell_args(fn, args, self.settings)
+        apply_cell_args(fn, args)
         return fn, fn.to_run(self.settings)
 
     # -- the one update path ----------------------------------------------------------------
@@ -357,15 +356,17 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
             f"kind {kind!r} runs exactly N replicas.",
         )
         mode = args.spot or s.default_preemption_mode
-        self.spot.explain.value = html.escape(spot_explanation(mode, s))
+        f.put(self.spot.explain, "value", html.escape(spot_explanation(mode, s)))
         inherited = {k: v for k, v in s.default_node_selector.items() if k not in args.node_selector_dict}
-        self.node_selector_defaults.value = (
+        f.put(
+            self.node_selector_defaults,
+            "value",
             "service default labels: " + html.escape(", ".join(f"{k}={v}" for k, v in inherited.items()))
             if inherited
-            else ""
+            else "",
         )
         name = args.name or self._base.name
-        self.title.value = f"<b>Resources of</b> <code>{html.escape(name)}</code>"
+        f.put(self.title, "value", f"<b>Resources of</b> <code>{html.escape(name)}</code>")
 
     def _show_preview(self, args: CellArgs, fn: Function, rendered: RenderedRun) -> None:
         own = fn.spec.resources
@@ -374,6 +375,7 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
             settings=self.settings,
             own_requests=frozenset(own["requests"]),
             own_limits=frozenset(own["limits"]),
+            function_volumes=frozenset(m.name for m in self._base.spec.mounts),
         )
         if self.view.value == "pod":
             documents: list[Any] = [rendered.manifests[-1]["spec"]["template"]["spec"]]
@@ -420,6 +422,15 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         return run
 
 
+@lru_cache(maxsize=512)
+def _parse_tokens(tokens: tuple[str, ...]) -> tuple[CellArgs | None, str]:
+    # The grammar is pure and the fields change one at a time: most tokens were seen before.
+    try:
+        return parse_cell_args(shlex.join(tokens)), ""
+    except SpecError as e:
+        return None, str(e)
+
+
 def _backend_names() -> list[str]:
     from jupyter_mlres.backends.registry import available_backends
 
@@ -434,3 +445,34 @@ def _elide_runner(manifest: dict[str, Any]) -> dict[str, Any]:
     lines = data[RUNNER_FILE].count("\n")
     shown = dict(data, **{RUNNER_FILE: f"<jupyter_mlres runner, {lines} lines, not shown>"})
     return dict(manifest, data=shown)
+
+
+def open_panel(*, args: CellArgs, cell: str | None, magics: Any) -> ResourcePanel:
+    """``%%mlrun --panel`` (``cell`` given) and ``%mlrun panel`` (``cell`` None: the last
+    ``%%mlrun`` cell, if any): a panel bound to the cell's code, running through the magics'
+    backends so that ``%mlrun jobs/attach`` know its runs."""
+    from jupyter_mlres.kernel.runcell import build_cell_function, resolve_backend
+    from jupyter_mlres.kernel.session import submit
+
+    if cell is None:
+        last_args, cell = magics.last_cell or (CellArgs(), "")
+        args = overlay(replace(last_args, panel=False), args)
+    settings: Settings = magics.settings
+    # The cell's function without the line's resources: those are the panel's to edit.
+    identity = CellArgs(name=args.name, handler=args.handler, kind=args.kind)
+    hidden = getattr(magics.shell, "user_ns_hidden", {})
+    fn, capture = build_cell_function(identity, cell, settings, magics._user_ns(), hidden)
+
+    def submit_here(
+        fn: Function, chosen: CellArgs, settings: Settings, attachments: Mapping[str, bytes]
+    ) -> tuple[Any, Any]:
+        backend = resolve_backend(chosen.backend, settings, magics._backends)
+        run, widget = submit(
+            fn, backend, settings, params=chosen.param_dict, attachments=attachments, mode=magics._mode()
+        )
+        magics._remember(run)
+        return run, widget
+
+    return ResourcePanel(
+        fn, args=args, settings=settings, attachments=capture.attachments(), submit=submit_here
+    )

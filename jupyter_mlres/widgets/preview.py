@@ -91,8 +91,9 @@ class _Emitter:
             return ""
         return self.annotate(path, value) or ""
 
-    def add(self, text: str, path: Path, *comments: str) -> None:
-        self.lines.append(PreviewLine(text, path, "; ".join(c for c in comments if c)))
+    def add(self, text: str, path: Path, extra: str = "", comment: str = "") -> None:
+        joined = f"{extra}; {comment}" if extra and comment else extra or comment
+        self.lines.append(PreviewLine(text, path, joined))
 
     def value_after(self, head: str, indent: str, path: Path, value: Any, extra: str = "") -> None:
         """``head`` is ``key:`` or ``-``; the value goes on the same line or below it."""
