@@ -914,3 +914,28 @@ def test_modes_against_a_scheduler_model(
     for labels, taints in NODES:
         got = schedulable(labels, taints, result.node_selector, out_terms, result.tolerations)
         assert got == intended(labels, taints), (labels, taints, result)
+
+
+class _DictOnlyModel:
+    """Another client's model: no attribute_map, only a snake_case to_dict()."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": "spot",
+            "operator": "Equal",
+            "value": "true",
+            "effect": "NoSchedule",
+            "toleration_seconds": None,
+        }
+
+
+class _PydanticLikeModel:
+    """A model that only offers model_dump()."""
+
+    def model_dump(self) -> dict[str, Any]:
+        return {"node_affinity": {"required_during_scheduling_ignored_during_execution": None}}
+
+
+def test_duck_typed_models_are_accepted() -> None:
+    assert normalize_tolerations([_DictOnlyModel()], "tolerations") == [SPOT_TOLERATION]
+    assert normalize_affinity(_PydanticLikeModel(), "affinity") == {}
