@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"In [{number}]: {first}")
         for line in more:
             print(f"   {'.' * len(str(number))}...: {line}".rstrip())
-        result = shell.run_cell(code, store_history=True)
+        result = shell.run_cell(code, store_history=True)  # type: ignore[no-untyped-call]
         print()
         if not result.success:
             return 1
