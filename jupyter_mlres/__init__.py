@@ -47,6 +47,7 @@ __all__ = [
     "__version__",
     "auto_mount",
     "code_to_function",
+    "load_settings",
     "mount_configmap",
     "mount_hostpath",
     "mount_pvc",
@@ -55,6 +56,15 @@ __all__ = [
     "mount_v3io",
     "new_function",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # load_settings needs traitlets: imported on first use so `import jupyter_mlres` stays cheap.
+    if name == "load_settings":
+        from jupyter_mlres.config import load_settings
+
+        return load_settings
+    raise AttributeError(f"module 'jupyter_mlres' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources as package_resources
 from typing import TYPE_CHECKING, Any, Final
 
-from jupyter_mlres.core import _interim as sched
+from jupyter_mlres.core import labels, priority, scheduling
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.resources import effective_resources
 from jupyter_mlres.core.runs import RenderedRun, RunId
@@ -128,7 +128,7 @@ def render_run(
         job_spec["activeDeadlineSeconds"] = deadline
     if replicas > 1:
         job_spec.update(completionMode="Indexed", completions=replicas, parallelism=replicas)
-    failure_policy = sched.pod_failure_policy(mode, settings)
+    failure_policy = scheduling.pod_failure_policy(mode, settings)
     if failure_policy:
         job_spec["podFailurePolicy"] = failure_policy
     job_spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
@@ -152,7 +152,7 @@ def render_run(
 
 
 def _run_id(value: str, path: str) -> str:
-    return sched.validate_dns1123_label(value, path)
+    return labels.validate_dns1123_label(value, path)
 
 
 def _replicas(fn: Function) -> int:
@@ -160,18 +160,18 @@ def _replicas(fn: Function) -> int:
     low, high = spec.min_replicas, spec.max_replicas
     if low is not None or high is not None:
         if low is not None and high is not None and low > high:
-            raise SpecError("spec.min_replicas", low, f"at most spec.max_replicas = {high}")
+            raise SpecError("min_replicas", low, f"at most spec.max_replicas = {high}")
         degenerate = low is not None and low == high and spec.replicas in (None, low)
         if not degenerate:
             raise SpecError(
-                "spec.min_replicas" if low is not None else "spec.max_replicas",
+                "min_replicas" if low is not None else "max_replicas",
                 low if low is not None else high,
-                "spec.replicas for a fixed number of pods",
+                "replicas for a fixed number of pods",
                 reason=f"a replica range needs a kind that can autoscale: 'dask' can, {fn.kind!r} cannot",
             )
         if spec.replicas is None and low is not None:
             if low == 0:
-                raise SpecError("spec.min_replicas", low, "at least 1 for a job")
+                raise SpecError("min_replicas", low, "at least 1 for a job")
             return low
     return spec.replicas or 1
 
@@ -246,7 +246,7 @@ def _env(fn: Function, rid: str, replicas: int) -> list[dict[str, Any]]:
         for i, entry in enumerate(fn.spec.env):
             if entry["name"] in REPLICA_ENV:
                 raise SpecError(
-                    f"spec.env[{i}].name",
+                    f"env[{i}].name",
                     entry["name"],
                     "a name other than " + ", ".join(REPLICA_ENV),
                     reason="set for replicas",
@@ -292,7 +292,7 @@ def _pod_spec(
             for key, value in model.node_selector.items():
                 if node_selector.get(key, value) != value:
                     raise SpecError(
-                        f"spec.node_selector.{key}",
+                        f"node_selector.{key}",
                         node_selector[key],
                         f"{value!r} (GPU model {own.gpu_model!r})",
                     )
@@ -312,10 +312,12 @@ def _pod_spec(
         container["resources"] = resources
 
     mode = spec.preemption_mode or settings.default_preemption_mode
-    scheduling = sched.resolve_scheduling(
+    placement = scheduling.resolve_scheduling(
         mode=mode,
         node_name=spec.node_name,
-        node_selector=node_selector,
+        node_selector=scheduling.merge_node_selector(
+            settings.default_node_selector, node_selector, "node_selector"
+        ),
         affinity=spec.affinity,
         tolerations=spec.tolerations,
         settings=settings,
@@ -323,18 +325,18 @@ def _pod_spec(
     pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
     if replicas > 1:
         pod["subdomain"] = rid
-    if scheduling.node_name:
-        pod["nodeName"] = scheduling.node_name
-    if scheduling.node_selector:
-        pod["nodeSelector"] = dict(scheduling.node_selector)
-    if scheduling.affinity:
-        pod["affinity"] = scheduling.affinity
-    if scheduling.tolerations:
-        pod["tolerations"] = list(scheduling.tolerations)
-    priority = sched.resolve_priority_class(spec.priority_class_name, settings)
-    if priority:
-        pod["priorityClassName"] = priority
-    notes = [*scheduling.notes, *(f"warning: {w}" for w in scheduling.warnings)]
+    if placement.node_name:
+        pod["nodeName"] = placement.node_name
+    if placement.node_selector:
+        pod["nodeSelector"] = dict(placement.node_selector)
+    if placement.affinity:
+        pod["affinity"] = placement.affinity
+    if placement.tolerations:
+        pod["tolerations"] = list(placement.tolerations)
+    priority_class = priority.resolve_priority_class(spec.priority_class_name, settings)
+    if priority_class:
+        pod["priorityClassName"] = priority_class
+    notes = [*placement.notes, *(f"warning: {w}" for w in placement.warnings)]
     return pod, notes, mode
 
 
