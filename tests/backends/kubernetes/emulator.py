@@ -128,6 +128,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tick: asyncio.Event | None = None
         self.open_watches = 0
+        self.closing = False
 
     # -- thread-safe controls for tests -------------------------------------------------------------
     def notify(self) -> None:
@@ -388,7 +389,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     since = rv
                     if self._matches(request, res, obj):
                         await send(etype, obj)
-                if self.watch_generation != generation:
+                if self.watch_generation != generation or self.closing:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -475,7 +476,14 @@ def _tls_server_cls(context: ssl.SSLContext) -> type[aiohttp.test_utils.RawTestS
 class RunningEmulator:
     """An :class:`Emulator` served on 127.0.0.1 from a background thread."""
 
-    def __init__(self, *, token: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        cafile: str | None = None,
+    ) -> None:
+        self.cafile = cafile
         self.emulator = Emulator()
         self.emulator.token = token
         self._ssl = ssl_context
@@ -493,6 +501,7 @@ class RunningEmulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.emulator.closing = True
         self.emulator.drop_watches()
         with self.emulator.lock:
             for store in self.emulator.logs.values():
@@ -501,6 +510,11 @@ class RunningEmulator:
         if loop is not None and self._stop is not None:
             loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+        if self._thread.is_alive():
+            import faulthandler
+            import sys
+
+            faulthandler.dump_traceback(sys.stderr)
 
     def _run(self) -> None:
         try:

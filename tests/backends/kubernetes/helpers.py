@@ -4,6 +4,7 @@ a scripted job controller/kubelet that acts through the HTTP API, as the real on
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.request
 import uuid
@@ -159,7 +160,8 @@ class Kube:
         req.add_header("User-Agent", USER_AGENT)
         if self.em.token:
             req.add_header("Authorization", f"Bearer {self.em.token}")
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        context = ssl.create_default_context(cafile=self.cluster.cafile) if self.cluster.cafile else None
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             return json.loads(resp.read() or b"null")
 
     # -- objects ------------------------------------------------------------------------------------
