@@ -63,6 +63,8 @@ def render_run(
         {"name": "MLRES_RUN_ID", "value": run_id},
         {"name": "MLRES_FUNCTION", "value": function},
         {"name": "MLRES_RESULT_PATH", "value": "/dev/termination-log"},
+        # without it Python block-buffers stdout into a pipe and logs arrive only at the end
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     if secret:
         name = f"{run_id}-v3io"
