@@ -8,4 +8,6 @@ c.MlresServer.backends = os.environ.get("MLRES_TEST_BACKENDS", "fake,broken").sp
 c.MlresServer.follow_max_seconds = 30.0
 c.ServerApp.open_browser = False
 c.LabApp.news_url = None
+# Lets browser tests wait for `jupyterapp.restored` instead of racing the layout restorer.
+c.LabApp.expose_app_in_browser = True
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
