@@ -19,10 +19,22 @@ from jupyter_mlres.core.errors import (
     SubmitError,
 )
 from jupyter_mlres.core.settings import GpuModel, ResourceDefaults, Settings
+from jupyter_mlres.core.volumes import (
+    VolumeMount,
+    auto_mount,
+    mount_configmap,
+    mount_hostpath,
+    mount_pvc,
+    mount_secret,
+    mount_shm,
+    mount_v3io,
+)
+from jupyter_mlres.sdk import Function, code_to_function, new_function
 
 __all__ = [
     "BackendError",
     "BackendUnavailable",
+    "Function",
     "GpuModel",
     "JobFailed",
     "MlresError",
@@ -31,8 +43,28 @@ __all__ = [
     "Settings",
     "SpecError",
     "SubmitError",
+    "VolumeMount",
     "__version__",
+    "auto_mount",
+    "code_to_function",
+    "load_settings",
+    "mount_configmap",
+    "mount_hostpath",
+    "mount_pvc",
+    "mount_secret",
+    "mount_shm",
+    "mount_v3io",
+    "new_function",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # load_settings needs traitlets: imported on first use so `import jupyter_mlres` stays cheap.
+    if name == "load_settings":
+        from jupyter_mlres.config import load_settings
+
+        return load_settings
+    raise AttributeError(f"module 'jupyter_mlres' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
