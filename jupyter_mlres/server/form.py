@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
+from jupyter_mlres.core.cellargs import PREEMPTION_MODES
+from jupyter_mlres.core.priority import PRIORITY_LEVELS
 from jupyter_mlres.core.settings import Settings
 
 __all__ = ["FieldJson", "form_json"]
-
-PREEMPTION_MODES = ("allow", "constrain", "prevent", "none")
-PRIORITY_LEVELS = ("high", "medium", "low")
 
 
 class FieldJson(TypedDict):
@@ -22,6 +21,7 @@ class FieldJson(TypedDict):
     label: str
     kind: str  # "quantity" | "int" | "choice" | "text"
     choices: list[str]
+    """For "choice" the options; for "text" suggestions (other values are allowed)."""
     placeholder: str
     help: str
 
@@ -39,22 +39,29 @@ def _field(
     }
 
 
-def form_json(settings: Settings, backends: Sequence[str]) -> dict[str, Any]:
-    """The settings endpoint's body. Holds no secret: only names, choices and default sizes."""
+def form_json(settings: Settings, listed: Sequence[str], runnable: Sequence[str]) -> dict[str, Any]:
+    """The settings endpoint's body. Holds no secret: only names, choices and default sizes.
+
+    ``listed`` are the backends whose runs the sidebar shows, ``runnable`` those a cell may name.
+    """
     priorities = list(dict.fromkeys([*PRIORITY_LEVELS, *settings.allowed_priority_classes]))
+    gpu_types = sorted({*settings.gpu_models, "nvidia.com/gpu", "amd.com/gpu"})
     fields = [
-        _field("cpu", "CPU", "quantity", "cores, e.g. 500m, 2", "e.g. 2"),
-        _field("memory", "Memory", "quantity", "bytes, e.g. 512Mi, 8Gi", "e.g. 8Gi"),
+        _field("cpu", "CPU", "quantity", "request[:limit] in cores, e.g. 2 or 500m:1", "e.g. 2"),
+        _field("memory", "Memory", "quantity", "request[:limit], e.g. 8Gi or 1Gi:2Gi", "e.g. 8Gi"),
         _field("gpus", "GPUs", "int", "number of GPUs", "0"),
-        _field("gpu_type", "GPU model", "choice", "a GPU model preset", choices=sorted(settings.gpu_models)),
-        _field("replicas", "Replicas", "int", "cooperating processes/pods", "1"),
+        _field(
+            "gpu_type", "GPU type", "text", "a GPU model preset or resource name", "nvidia.com/gpu", gpu_types
+        ),
+        _field("replicas", "Replicas", "int", "N cooperating replicas, or MIN:MAX (dask)", "1"),
         _field("spot", "Spot nodes", "choice", "preemption mode", choices=PREEMPTION_MODES),
         _field("priority", "Priority", "choice", "priority level or class", choices=priorities),
-        _field("backend", "Backend", "choice", "where the job runs", choices=backends),
+        _field("image", "Image", "text", "container image (Kubernetes)", settings.default_image),
+        _field("backend", "Backend", "choice", "where the job runs", choices=runnable),
     ]
     return {
         "fields": fields,
-        "backends": list(backends),
+        "backends": list(listed),
         "default_backend": settings.backend,
         "defaults": {
             "spot": settings.default_preemption_mode,

@@ -20,12 +20,15 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from jupyter_mlres.backends.registry import available_backends
 from jupyter_mlres.core.errors import BackendError, BackendUnavailable, MlresError, RunNotFound, SpecError
+from jupyter_mlres.core.runs import RunStatus
 from jupyter_mlres.server import preview
 from jupyter_mlres.server.config import MlresServer
 from jupyter_mlres.server.follow import LogPump
 from jupyter_mlres.server.form import form_json
 from jupyter_mlres.server.schemas import (
+    RunJson,
     event_json,
     log_line_json,
     log_text,
@@ -66,7 +69,7 @@ def api_errors(method: Method) -> Method:
         except web.HTTPError:
             raise
         except SpecError as error:
-            self.fail(400, spec_error_json(error))
+            self.fail(400, spec_error_json(error, preview.field_for_path(error.path)))
         except RunNotFound as error:
             self.fail(404, {"message": str(error)})
         except BackendUnavailable as error:
@@ -93,6 +96,9 @@ class MlresHandler(APIHandler):
     async def blocking(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.mlres.executor, functools.partial(fn, *args, **kwargs))
+
+    def run_json(self, status: RunStatus) -> RunJson:
+        return run_json(status, str(self.settings.get("server_root_dir", "")))
 
     def fail(self, status: int, body: dict[str, Any]) -> None:
         if self._headers_written:
@@ -134,7 +140,7 @@ class RunsHandler(MlresHandler):
         self.finish(
             json.dumps(
                 {
-                    "runs": [run_json(r) for r in runs],
+                    "runs": [self.run_json(r) for r in runs],
                     "backends": [
                         {"name": s.name, "available": s.available, "error": s.error} for s in states
                     ],
@@ -150,7 +156,7 @@ class RunHandler(MlresHandler):
         service = self.mlres.service
         status = await self.blocking(service.status, backend, run_id)
         events = await self.blocking(service.events, backend, run_id)
-        self.finish(json.dumps({"run": run_json(status), "events": [event_json(e) for e in events]}))
+        self.finish(json.dumps({"run": self.run_json(status), "events": [event_json(e) for e in events]}))
 
 
 class CancelHandler(MlresHandler):
@@ -158,7 +164,7 @@ class CancelHandler(MlresHandler):
     @api_errors
     async def post(self, backend: str, run_id: str) -> None:
         status = await self.blocking(self.mlres.service.cancel, backend, run_id)
-        self.finish(json.dumps({"run": run_json(status)}))
+        self.finish(json.dumps({"run": self.run_json(status)}))
 
 
 class LogHandler(MlresHandler):
@@ -313,8 +319,7 @@ class SettingsHandler(MlresHandler):
     @api_errors
     async def get(self) -> None:
         service = self.mlres.service
-        body = form_json(service.settings, service.names)
-        body["preview_available"] = preview.available()
+        body = form_json(service.settings, service.names, available_backends())
         self.finish(json.dumps(body))
 
 

@@ -7,6 +7,7 @@ together. Times are ISO 8601 strings in UTC, absent values are ``null``.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any, TypedDict
 
 from jupyter_mlres.core.errors import SpecError
@@ -21,6 +22,7 @@ __all__ = [
     "event_json",
     "log_line_json",
     "log_text",
+    "notebook_path",
     "run_json",
     "spec_error_json",
 ]
@@ -86,7 +88,20 @@ def _replica_json(replica: ReplicaStatus) -> ReplicaJson:
     }
 
 
-def run_json(status: RunStatus) -> RunJson:
+def notebook_path(notebook: str, root_dir: str) -> str:
+    """The notebook as a path the front end can open: relative to the server's root when under it.
+
+    Kernels learn their notebook from Jupyter Server as an absolute path (``JPY_SESSION_NAME``).
+    """
+    if not notebook or not root_dir or not PurePosixPath(notebook).is_absolute():
+        return notebook
+    try:
+        return PurePosixPath(notebook).relative_to(PurePosixPath(root_dir)).as_posix()
+    except ValueError:
+        return notebook
+
+
+def run_json(status: RunStatus, root_dir: str = "") -> RunJson:
     return {
         "run_id": str(status.run_id),
         "backend": status.backend,
@@ -98,7 +113,7 @@ def run_json(status: RunStatus) -> RunJson:
         "reason": status.reason,
         "message": status.message,
         "replicas": [_replica_json(r) for r in status.replicas],
-        "notebook": status.notebook,
+        "notebook": notebook_path(status.notebook, root_dir),
         "log_location": status.log_location,
     }
 
@@ -129,7 +144,8 @@ def log_text(line: LogLine) -> str:
     return f"{line.time.isoformat()} [{line.replica}/{line.stream}] {line.text}\n"
 
 
-def spec_error_json(error: SpecError) -> dict[str, Any]:
+def spec_error_json(error: SpecError, field: str = "") -> dict[str, Any]:
+    """``field`` names the sidebar form field the error belongs to, when there is one."""
     value = error.value
     if not isinstance(value, (str, int, float, bool, type(None))):
         value = repr(value)
@@ -139,4 +155,5 @@ def spec_error_json(error: SpecError) -> dict[str, Any]:
         "value": value,
         "allowed": error.allowed,
         "reason": error.reason,
+        "field": field,
     }

@@ -83,7 +83,6 @@ export interface IFormSettings {
   default_backend: string;
   defaults: { [key: string]: unknown };
   spot_nodes_configured: boolean;
-  preview_available: boolean;
 }
 
 export interface IPreview {

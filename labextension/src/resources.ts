@@ -65,20 +65,28 @@ export class ResourcesForm {
     this.inputs.clear();
     for (const field of fields) {
       let input: HTMLInputElement | HTMLSelectElement;
+      let extra: HTMLElement | null = null;
       if (field.kind === 'choice') {
         input = el('select', { attrs: { name: field.name } }, [
           el('option', { text: '(default)', attrs: { value: '' } }),
           ...field.choices.map(c => el('option', { text: c, attrs: { value: c } }))
         ]);
       } else {
-        input = el('input', {
-          attrs: {
-            name: field.name,
-            type: 'text',
-            placeholder: field.placeholder,
-            inputmode: field.kind === 'int' ? 'numeric' : 'text'
-          }
-        });
+        const attrs: { [name: string]: string } = {
+          name: field.name,
+          type: 'text',
+          placeholder: field.placeholder,
+          inputmode: field.kind === 'int' ? 'numeric' : 'text'
+        };
+        if (field.choices.length) {
+          attrs.list = `jp-mlres-suggest-${field.name}`;
+          extra = el(
+            'datalist',
+            { attrs: { id: attrs.list } },
+            field.choices.map(c => el('option', { attrs: { value: c } }))
+          );
+        }
+        input = el('input', { attrs });
       }
       input.addEventListener('input', () => this.schedule());
       input.addEventListener('change', () => this.schedule());
@@ -86,7 +94,8 @@ export class ResourcesForm {
       this.form.appendChild(
         el('label', { className: 'jp-mlres-field', title: field.help }, [
           el('span', { className: 'jp-mlres-label', text: field.label }),
-          input
+          input,
+          extra
         ])
       );
     }
@@ -146,10 +155,10 @@ export class ResourcesForm {
       }
       this.latest = result;
       this.showError('');
-      this.preview.textContent = [result.line, ...result.notes.map(n => `# ${n}`), '', result.yaml].join('\n');
+      this.preview.textContent = `${result.line}\n\n${result.yaml}`;
       if (fill) {
         for (const [name, input] of this.inputs) {
-          input.value = result.values[name] ?? '';
+          setValue(input, result.values[name] ?? '');
         }
       }
       return result;
@@ -193,4 +202,12 @@ export class ResourcesForm {
   get lastPreview(): IPreview | null {
     return this.latest;
   }
+}
+
+/** Set a field; a select gets an option for a value its choices lack, so nothing is lost. */
+function setValue(input: HTMLInputElement | HTMLSelectElement, value: string): void {
+  if (input instanceof HTMLSelectElement && value && !Array.from(input.options).some(o => o.value === value)) {
+    input.appendChild(el('option', { text: value, attrs: { value } }));
+  }
+  input.value = value;
 }

@@ -210,3 +210,64 @@ def test_settings_describe_the_form(server: LabServer) -> None:
     assert fields["spot"]["choices"] == ["allow", "constrain", "prevent", "none"]
     assert body["backends"] == ["fake", "broken"]
     assert body["defaults"]["spot"] == "prevent"
+
+
+def test_preview_parses_a_line_into_the_form_values(server: LabServer) -> None:
+    reply = server.request(
+        "POST", "mlres/preview", {"line": "%%mlrun train --cpu 500m:1 --gpus 1 --spot allow"}
+    )
+    assert reply.status == 200, reply.text
+    body = reply.json()
+    assert body["line"] == "%%mlrun train --cpu 500m:1 --gpus 1 --spot allow"
+    assert body["values"]["cpu"] == "500m:1"
+    assert body["values"]["gpus"] == "1"
+    assert body["values"]["spot"] == "allow"
+    assert body["values"]["memory"] == ""
+    assert "kind: Job" in body["yaml"]
+    assert "nvidia.com/gpu" in body["yaml"]
+
+
+def test_preview_applies_the_form_and_keeps_the_options_it_does_not_show(server: LabServer) -> None:
+    reply = server.request(
+        "POST",
+        "mlres/preview",
+        {
+            "line": "%%mlrun train --cpu 1 --volume pvc:data:/data --env MODE=fast",
+            "values": {"cpu": "", "memory": "2Gi", "replicas": "2"},
+            "code": "print('hello')",
+        },
+    )
+    assert reply.status == 200, reply.text
+    body = reply.json()
+    assert body["line"] == "%%mlrun train --memory 2Gi --replicas 2 --volume pvc:data:/data --env MODE=fast"
+    assert "completions: 2" in body["yaml"]
+    assert "print('hello')" in body["yaml"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "field"),
+    [
+        ({"line": "%%mlrun train", "values": {"memory": "2 GB"}}, "--memory", "memory"),
+        ({"line": "%%mlrun train --cpu lots"}, "--cpu", "cpu"),
+        ({"line": "%%mlrun train", "values": {"cpu": "4:2"}}, "--cpu", "cpu"),
+        ({"line": "%%mlrun train --spot sometimes"}, "--spot", "spot"),
+        ({"line": "%%mlrun train --gpu 1"}, "--gpu", ""),
+        ({"line": "print(1)"}, "line", ""),
+        ({"line": "%%mlrun", "values": {"colour": "red"}}, "values.colour", ""),
+    ],
+)
+def test_preview_of_an_invalid_spec_is_a_400_naming_the_field(
+    server: LabServer, body: dict[str, object], path: str, field: str
+) -> None:
+    reply = server.request("POST", "mlres/preview", body)
+    assert reply.status == 400, reply.text
+    error = reply.json()
+    assert error["path"] == path
+    assert error["field"] == field
+    assert error["message"].startswith(path)
+
+
+def test_preview_needs_a_json_object(server: LabServer) -> None:
+    reply = server.request("POST", "mlres/preview", ["not", "an", "object"])
+    assert reply.status == 400
+    assert reply.json()["path"] == "body"
