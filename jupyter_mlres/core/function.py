@@ -204,13 +204,13 @@ class FunctionSpec:
 
     def __init__(self) -> None:
         for name, check in _FIELDS.items():
-            object.__setattr__(self, name, check(None if name != "auto_mount" else False, f"spec.{name}"))
+            object.__setattr__(self, name, check(None if name != "auto_mount" else False, f"{name}"))
         object.__setattr__(self, "_resources", Resources())
         object.__setattr__(self, "_mounts", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in _FIELDS:
-            object.__setattr__(self, name, _FIELDS[name](value, f"spec.{name}"))
+            object.__setattr__(self, name, _FIELDS[name](value, f"{name}"))
         elif name in ("resources",) or name.startswith("_"):
             object.__setattr__(self, name, value)
         else:
@@ -229,26 +229,26 @@ class FunctionSpec:
     @resources.setter
     def resources(self, value: object) -> None:
         if not isinstance(value, Mapping) or set(value) - {"requests", "limits"}:
-            raise SpecError("spec.resources", value, "{'requests': {...}, 'limits': {...}}")
+            raise SpecError("resources", value, "{'requests': {...}, 'limits': {...}}")
         updated = Resources(use_defaults=self._resources.use_defaults)
         for which in ("requests", "limits"):
             amounts = dict(value.get(which) or {})
             gpu_keys = [k for k in amounts if k not in ("cpu", "memory")]
             if which == "requests" and gpu_keys:
                 raise SpecError(
-                    f"spec.resources.requests.{gpu_keys[0]}",
+                    f"resources.requests.{gpu_keys[0]}",
                     amounts[gpu_keys[0]],
                     "cpu, memory (GPUs go in limits)",
                 )
             if len(gpu_keys) > 1:
-                raise SpecError("spec.resources.limits", gpu_keys, "one GPU resource")
+                raise SpecError("resources.limits", gpu_keys, "one GPU resource")
             if gpu_keys:
                 count = amounts.pop(gpu_keys[0])
                 count = int(count) if isinstance(count, str) and count.isdigit() else count
                 updated = updated.with_gpus(count, gpu_keys[0])
             unknown = set(amounts) - {"cpu", "memory", "mem"}
             if unknown:
-                raise SpecError(f"spec.resources.{which}", sorted(unknown), "cpu, memory, a GPU resource")
+                raise SpecError(f"resources.{which}", sorted(unknown), "cpu, memory, a GPU resource")
             updated = updated.with_amounts(
                 which, cpu=amounts.get("cpu"), mem=amounts.get("memory", amounts.get("mem")), patch=False
             )
@@ -301,9 +301,13 @@ class FunctionMetadata:
 def _function_name(value: object, path: str = "name") -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(path, value, "a name such as 'train' (letters, digits, '-')")
-    name = labels.to_dns1123_name(value)
-    if not name:
+    if not any(c.isalnum() for c in value):
         raise SpecError(path, value, "a name with at least one letter or digit")
+    name = labels.to_dns1123_name(value)
+    if not name[0].isalpha():
+        # Run ids derive from the name and also name the headless Service of replicated runs,
+        # which must start with a letter (DNS-1035).
+        name = labels.to_dns1123_name("fn-" + name)
     return name
 
 
@@ -392,7 +396,7 @@ class Function:
     def with_default_resources(self, enabled: bool = True) -> Function:
         """``False`` opts this job out of the service's default requests/limits."""
         if not isinstance(enabled, bool):
-            raise SpecError("spec.use_default_resources", enabled, "True or False")
+            raise SpecError("use_default_resources", enabled, "True or False")
         from dataclasses import replace
 
         self.spec._resources = replace(self.spec._resources, use_defaults=enabled)
@@ -431,12 +435,12 @@ class Function:
     # -- scheduling -------------------------------------------------------------------------
     def with_preemption_mode(self, mode: object) -> Function:
         """``allow`` | ``constrain`` | ``prevent`` | ``none`` (spot nodes; see the README)."""
-        self.spec.preemption_mode = _preemption_mode(mode, "spec.preemption_mode")
+        self.spec.preemption_mode = _preemption_mode(mode, "preemption_mode")
         return self
 
     def with_priority_class(self, name: str | None = None) -> Function:
         """A level (``high``/``medium``/``low``) or an allowed class name; None: the default."""
-        checked = _opt_str(name, "spec.priority_class_name")
+        checked = _opt_str(name, "priority_class_name")
         if self.settings is not None:
             priority.resolve_priority_class(checked, self.settings)
         self.spec.priority_class_name = checked
@@ -452,13 +456,13 @@ class Function:
         """Replace each given part of the node selection (None leaves that part unchanged)."""
         updates: dict[str, Any] = {}
         if node_name is not None:
-            updates["node_name"] = _node_name(node_name, "spec.node_name")
+            updates["node_name"] = _node_name(node_name, "node_name")
         if node_selector is not None:
-            updates["node_selector"] = _node_selector(node_selector, "spec.node_selector")
+            updates["node_selector"] = _node_selector(node_selector, "node_selector")
         if affinity is not None:
-            updates["affinity"] = _affinity(affinity, "spec.affinity")
+            updates["affinity"] = _affinity(affinity, "affinity")
         if tolerations is not None:
-            updates["tolerations"] = _tolerations(tolerations, "spec.tolerations")
+            updates["tolerations"] = _tolerations(tolerations, "tolerations")
         for key, value in updates.items():
             object.__setattr__(self.spec, key, value)
         return self
@@ -472,7 +476,7 @@ class Function:
     # -- env --------------------------------------------------------------------------------
     def set_env(self, name: str, value: object) -> Function:
         """Set an environment variable (replacing one of the same name)."""
-        entry = {"name": _env_name(name, "spec.env.name"), "value": _env_value(value, f"spec.env.{name}")}
+        entry = {"name": _env_name(name, "env.name"), "value": _env_value(value, f"env.{name}")}
         self.spec.env = [e for e in self.spec.env if e["name"] != name] + [entry]
         return self
 
@@ -484,10 +488,10 @@ class Function:
 
     def set_env_from_secret(self, name: str, secret: str, secret_key: str) -> Function:
         """An environment variable read from a Kubernetes Secret at run time (value never seen)."""
-        _opt_str(secret, "spec.env.valueFrom.secretKeyRef.name")
-        _opt_str(secret_key, "spec.env.valueFrom.secretKeyRef.key")
+        _opt_str(secret, "env.valueFrom.secretKeyRef.name")
+        _opt_str(secret_key, "env.valueFrom.secretKeyRef.key")
         entry = {
-            "name": _env_name(name, "spec.env.name"),
+            "name": _env_name(name, "env.name"),
             "valueFrom": {"secretKeyRef": {"name": secret, "key": secret_key}},
         }
         self.spec.env = [e for e in self.spec.env if e["name"] != name] + [entry]

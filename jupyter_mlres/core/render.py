@@ -160,18 +160,18 @@ def _replicas(fn: Function) -> int:
     low, high = spec.min_replicas, spec.max_replicas
     if low is not None or high is not None:
         if low is not None and high is not None and low > high:
-            raise SpecError("spec.min_replicas", low, f"at most spec.max_replicas = {high}")
+            raise SpecError("min_replicas", low, f"at most spec.max_replicas = {high}")
         degenerate = low is not None and low == high and spec.replicas in (None, low)
         if not degenerate:
             raise SpecError(
-                "spec.min_replicas" if low is not None else "spec.max_replicas",
+                "min_replicas" if low is not None else "max_replicas",
                 low if low is not None else high,
-                "spec.replicas for a fixed number of pods",
+                "replicas for a fixed number of pods",
                 reason=f"a replica range needs a kind that can autoscale: 'dask' can, {fn.kind!r} cannot",
             )
         if spec.replicas is None and low is not None:
             if low == 0:
-                raise SpecError("spec.min_replicas", low, "at least 1 for a job")
+                raise SpecError("min_replicas", low, "at least 1 for a job")
             return low
     return spec.replicas or 1
 
@@ -246,7 +246,7 @@ def _env(fn: Function, rid: str, replicas: int) -> list[dict[str, Any]]:
         for i, entry in enumerate(fn.spec.env):
             if entry["name"] in REPLICA_ENV:
                 raise SpecError(
-                    f"spec.env[{i}].name",
+                    f"env[{i}].name",
                     entry["name"],
                     "a name other than " + ", ".join(REPLICA_ENV),
                     reason="set for replicas",
@@ -292,7 +292,7 @@ def _pod_spec(
             for key, value in model.node_selector.items():
                 if node_selector.get(key, value) != value:
                     raise SpecError(
-                        f"spec.node_selector.{key}",
+                        f"node_selector.{key}",
                         node_selector[key],
                         f"{value!r} (GPU model {own.gpu_model!r})",
                     )
@@ -315,7 +315,9 @@ def _pod_spec(
     placement = scheduling.resolve_scheduling(
         mode=mode,
         node_name=spec.node_name,
-        node_selector=node_selector,
+        node_selector=scheduling.merge_node_selector(
+            settings.default_node_selector, node_selector, "node_selector"
+        ),
         affinity=spec.affinity,
         tolerations=spec.tolerations,
         settings=settings,

@@ -301,12 +301,12 @@ def parse_volume_spec(text: str, path: str = "volume") -> Mount:
     read_only = rest.endswith(":ro")
     if read_only:
         rest = rest[: -len(":ro")]
-    if kind == "shm":
-        return mount_shm(rest) if rest else mount_shm()
     source, sep, mount_path = rest.rpartition(":")
-    if not sep or not source:
+    if kind != "shm" and (not sep or not source):
         raise SpecError(path, text, VOLUME_GRAMMAR, reason=f"expected {kind}:SOURCE:/mount/path")
     try:
+        if kind == "shm":
+            return mount_shm(rest) if rest else mount_shm()
         if kind == "pvc":
             return mount_pvc(source, _derived_name(source, "pvc"), mount_path, read_only=read_only)
         if kind == "configmap":
