@@ -26,7 +26,7 @@ import symtable
 import sys
 import textwrap
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,24 @@ def _importable(value: Any) -> str | None:
     return f"{module_name}:{qualname}"
 
 
-def _notebook_source(value: Any) -> str | None:
+def _source_from_history(name: str, history: Sequence[str]) -> str | None:
+    """The newest top-level ``def name``/``class name`` in the executed cells (``_ih``)."""
+    for cell in reversed(history):
+        if name not in cell:
+            continue
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        lines = cell.splitlines(keepends=True)
+        for node in reversed(tree.body):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                return "".join(lines[start - 1 : node.end_lineno])
+    return None
+
+
+def _notebook_source(value: Any, history: Sequence[str] = ()) -> str | None:
     """Source of a function/class defined in the notebook, or None when it cannot be copied."""
     if getattr(value, "__module__", None) != "__main__":
         return None
@@ -176,7 +193,11 @@ def _notebook_source(value: Any) -> str | None:
     try:
         source = textwrap.dedent(inspect.getsource(value))
     except (OSError, TypeError):
-        return None
+        # Python < 3.13 cannot find a class defined in IPython (its module has no file).
+        found = _source_from_history(value.__name__, history)
+        if found is None:
+            return None
+        source = found
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -197,6 +218,29 @@ class _Capturer:
         self.size_limit = size_limit
         self.result = Capture()
         self.seen: set[str] = set()
+        history = user_ns.get("_ih", ())
+        self.history: list[str] = (
+            [c for c in history if isinstance(c, str)] if isinstance(history, list) else []
+        )
+        self.modules: dict[str, str] = {}
+        """Captured module names -> module, for submodule imports (``xml.dom.minidom``)."""
+
+    def import_submodules(self, sources: Iterable[str]) -> None:
+        """``xml.dom.minidom.parse`` in the code needs ``import xml.dom.minidom`` in the job,
+        which ``import xml`` alone does not do."""
+        extra: dict[str, None] = {}
+        for source in sources:
+            for node in ast.walk(ast.parse(source)):
+                chain = _attribute_chain(node)
+                if not chain or chain[0] not in self.modules:
+                    continue
+                base = self.modules[chain[0]]
+                for i in range(len(chain) - 1, 0, -1):
+                    candidate = ".".join([base, *chain[1 : i + 1]])
+                    if candidate in sys.modules:
+                        extra.setdefault(f"import {candidate}")
+                        break
+        self.result.imports.extend(line for line in extra if line not in self.result.imports)
 
     def wanted(self, name: str) -> bool:
         if name in self.seen or name.startswith("_") or name in self.hidden or name not in self.user_ns:
@@ -214,10 +258,9 @@ class _Capturer:
     def capture_one(self, name: str, value: Any) -> None:
         if isinstance(value, types.ModuleType):
             line = f"import {value.__name__}" + (f" as {name}" if name != value.__name__ else "")
-            if "." in value.__name__ and name == value.__name__.split(".")[0]:
-                line = f"import {value.__name__}"
             self.result.imports.append(line)
             self.result.items.append(CapturedName(name, "import", line))
+            self.modules[name] = value.__name__
             return
         target = _importable(value)
         if target is not None:
@@ -226,7 +269,7 @@ class _Capturer:
             self.result.imports.append(line)
             self.result.items.append(CapturedName(name, "import", line))
             return
-        source = _notebook_source(value) if getattr(value, "__name__", None) == name else None
+        source = _notebook_source(value, self.history) if getattr(value, "__name__", None) == name else None
         if source is not None:
             try:
                 deps = free_names(source)
@@ -313,4 +356,16 @@ def capture_cell(
         ) from None
     capturer = _Capturer(user_ns, hidden, size_limit)
     capturer.capture_names(names)
+    capturer.import_submodules([body, *capturer.result.sources])
     return capturer.result
+
+
+def _attribute_chain(node: ast.AST) -> list[str]:
+    """``a.b.c`` (an Attribute over a Name) -> ["a", "b", "c"]; anything else -> []."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or not parts:
+        return []
+    return [node.id, *reversed(parts)]

@@ -186,7 +186,7 @@ def run_function(
     if widget is not None:
         show(widget)
     if not watch:
-        if view_mode == "text":
+        if view_mode != "widget":
             print(detach_message(run))
         return run
     return watch_run(run, cancel_on_interrupt=cancel_on_interrupt)

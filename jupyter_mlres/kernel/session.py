@@ -26,7 +26,7 @@ from jupyter_mlres.kernel.view import REFRESH_SECONDS, RunModel, TextView, View,
 
 __all__ = ["Run", "ViewMode", "Watcher", "attach", "detect_view_mode", "new_run_id", "submit"]
 
-ViewMode = Literal["widget", "text", "none"]
+ViewMode = Literal["widget", "text", "stream", "none"]
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -40,17 +40,21 @@ def new_run_id(function: str, now: datetime | None = None) -> RunId:
 
 
 def detect_view_mode(shell: Any, preference: str = "auto") -> ViewMode:
-    """``widget`` in an interactive Jupyter front end, else ``text``.
+    """``widget`` in an interactive Jupyter front end, ``stream`` in a terminal, else ``text``.
 
-    ``MLRES_VIEW=text|widget`` or an explicit preference wins. A kernel whose current request
-    does not allow stdin is being driven by a program (nbclient, nbconvert, nbval, papermill),
-    which cannot show widgets: text there keeps executed notebooks readable and deterministic.
+    ``MLRES_VIEW=widget|text|stream`` or an explicit preference wins. A kernel whose current
+    request does not allow stdin is being driven by a program (nbclient, nbconvert, nbval,
+    papermill), which cannot show widgets: deterministic text keeps executed notebooks stable.
     """
     choice = os.environ.get("MLRES_VIEW", "") or preference
-    if choice in ("widget", "text", "none"):
+    if choice in ("widget", "text", "stream", "none"):
         return choice  # type: ignore[return-value]
     kernel = getattr(shell, "kernel", None)
-    if kernel is None or not getattr(kernel, "_allow_stdin", False):
+    if kernel is None:
+        return (
+            "stream" if shell is not None and type(shell).__name__ == "TerminalInteractiveShell" else "text"
+        )
+    if not getattr(kernel, "_allow_stdin", False):
         return "text"
     try:
         import ipywidgets  # noqa: F401
@@ -296,8 +300,8 @@ def _make_view(mode: ViewMode, model: RunModel, run_holder: list[Run]) -> tuple[
             on_detach=lambda: run_holder[0].detach(),
         )
         return view, view.widget
-    if mode == "text":
-        return TextView(model), None
+    if mode in ("text", "stream"):
+        return TextView(model, stream=mode == "stream"), None
     return None, None
 
 
@@ -311,7 +315,7 @@ def _follow(backend: Backend, status: RunStatus, settings: Settings, mode: ViewM
     )
     holder: list[Run] = []
     view, widget = _make_view(mode, model, holder)
-    watcher = Watcher(backend, model, "text" if mode == "none" else mode, view)
+    watcher = Watcher(backend, model, "text" if mode in ("none", "stream") else mode, view)
     run = Run(backend, status, watcher)
     holder.append(run)
     watcher.start()

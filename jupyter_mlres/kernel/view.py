@@ -187,16 +187,37 @@ class View(Protocol):
 
 
 class TextView:
-    """Plain text for front ends without widgets; deterministic (no ids, times or sizes)."""
+    """Plain text for front ends without widgets.
 
-    def __init__(self, model: RunModel, write: Callable[[str], Any] = print) -> None:
+    Default: deterministic (no ids, times or sizes) — phase changes and warnings as they happen,
+    then the log tail once at the end. With ``stream=True`` (a terminal) log lines are printed
+    as they arrive instead, at most one tail's worth per refresh; skipped lines are counted
+    and stay in the full log.
+    """
+
+    def __init__(self, model: RunModel, write: Callable[[str], Any] = print, *, stream: bool = False) -> None:
         self.model = model
         self.write = write
+        self.stream = stream
         self.closed = False
+        self._printed = 0
 
     def refresh(self, snapshot: Snapshot) -> None:
         for notice in self.model.take_notices():
             self.write(notice)
+        if self.stream:
+            self._stream(snapshot)
+
+    def _stream(self, snapshot: Snapshot) -> None:
+        new = snapshot.total_lines - self._printed
+        if new <= 0:
+            return
+        shown = snapshot.tail[-new:] if new < len(snapshot.tail) else snapshot.tail
+        if new > len(shown):
+            where = f"; full log: {snapshot.log_location}" if snapshot.log_location else ""
+            self.write(f"... {new - len(shown)} more lines{where}")
+        self.write("\n".join(format_log_line(line, snapshot.multi_replica) for line in shown))
+        self._printed = snapshot.total_lines
 
     def close(self, snapshot: Snapshot) -> None:
         self.refresh(snapshot)
@@ -207,7 +228,7 @@ class TextView:
             failure = f"{snapshot.function}: {snapshot.reason}: {snapshot.message}"
             if failure not in self.model._said:
                 self.write(failure)
-        if snapshot.tail:
+        if snapshot.tail and not self.stream:
             shown = len(snapshot.tail)
             more = f" (last {shown} of {snapshot.total_lines})" if snapshot.total_lines > shown else ""
             self.write(f"--- log{more} ---")
