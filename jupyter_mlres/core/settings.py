@@ -98,3 +98,24 @@ class Settings:
     capture_size_limit: int = 512 * 1024
     """Largest total size of notebook values captured by value into a job, in bytes (a
     Kubernetes ConfigMap holds at most 1 MiB, code included)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
+        """Settings from a dict of field values (as in JSON config), validated.
+
+        Raises :class:`~jupyter_mlres.core.errors.SpecError` with a ``settings.<field>`` path.
+        """
+        from jupyter_mlres.core.settings_load import settings_from_dict
+
+        return settings_from_dict(data, base=base)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, base: Settings | None = None) -> Settings:
+        """Settings from ``MLRES_<FIELD>`` variables in ``env`` (pass ``os.environ``), validated.
+
+        Strings as-is, integers in decimal, dicts/lists as JSON, empty = None for optional fields:
+        ``MLRES_PREEMPTIBLE_NODE_SELECTOR='{"node-lifecycle": "spot"}'``.
+        """
+        from jupyter_mlres.core.settings_load import settings_from_env
+
+        return settings_from_env(env, base=base)

@@ -1,0 +1,343 @@
+"""``LocalBackend``: runs jobs as processes on this machine (the default backend).
+
+The kernel side is deliberately thin: ``submit`` writes the run directory and starts a detached
+supervisor (see :mod:`.supervisor`), and everything else reads the files the supervisor writes.
+So a fresh kernel (or the server extension) sees and follows a run exactly as the kernel that
+started it did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import psutil
+
+from jupyter_mlres.backends.local.files import append_json_line, read_json, read_json_lines, write_json_atomic
+from jupyter_mlres.backends.local.gpus import GpuAllocator, process_alive
+from jupyter_mlres.backends.local.layout import RunDir, run_root
+from jupyter_mlres.backends.local.logfile import LogCursor, tail_offset
+from jupyter_mlres.backends.local.plan import Plan, build_plan
+from jupyter_mlres.backends.local.records import (
+    ReplicaRecord,
+    StatusRecord,
+    event_from_record,
+    event_record,
+    now,
+    status_from_record,
+)
+from jupyter_mlres.core.errors import BackendError, RunNotFound, SubmitError
+from jupyter_mlres.core.runs import JobEvent, JobPhase, LogLine, RenderedRun, RunId, RunStatus
+from jupyter_mlres.core.settings import Settings
+
+__all__ = ["LocalBackend"]
+
+_RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_POLL_MIN: Final = 0.01
+_POLL_MAX: Final = 0.1
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
+# ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR``, importing this very copy of
+# jupyter_mlres (also when it runs from a source tree rather than an installed package).
+_SUPERVISOR_BOOT: Final = (
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
+    "from jupyter_mlres.backends.local.supervisor import main; sys.exit(main())"
+)
+_SUPERVISOR_START_GRACE: Final = 30.0
+"""Seconds a run may sit without a recorded supervisor before it counts as lost."""
+
+
+class LocalBackend:
+    """Runs each replica as a process of the kernel's Python; see the README's "Local backend"."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings | None = None, *, python: str | None = None) -> None:
+        self.settings = settings or Settings()
+        self.root = run_root(self.settings)
+        self.python = python or sys.executable
+        self._reconcile_lock = threading.Lock()
+
+    # -- Backend protocol -----------------------------------------------------------------------
+    def submit(self, run: RenderedRun) -> RunStatus:
+        if not _RUN_ID_RE.match(run.run_id) or len(run.run_id) > 253:
+            raise SubmitError(f"run id {run.run_id!r} is not a DNS-1123 name; cannot use it as a directory")
+        run_dir = RunDir(self.root / run.run_id)
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.path.mkdir(mode=0o700)
+        except FileExistsError:
+            raise SubmitError(
+                f"a local run named {run.run_id!r} already exists in {self.root}; use another run id"
+            ) from None
+        try:
+            status = self._prepare(run, run_dir)
+            self._start_supervisor(run_dir)
+        except BaseException:
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+            raise
+        return status
+
+    def status(self, run_id: RunId) -> RunStatus:
+        return status_from_record(self._status_record(self._run_dir(run_id)))
+
+    def events(
+        self, run_id: RunId, *, follow: bool = True, stop: threading.Event | None = None
+    ) -> Iterator[JobEvent]:
+        run_dir = self._run_dir(run_id)
+        offset = 0
+        delay = _POLL_MIN
+        while True:
+            records, offset = read_json_lines(run_dir.events, offset)
+            for record in records:
+                event = event_from_record(run_id, record)
+                yield event
+                if event.replica is None and event.phase is not None and event.phase.is_terminal:
+                    return
+            if not follow or (stop is not None and stop.is_set()):
+                return
+            if records:
+                delay = _POLL_MIN
+                continue
+            if JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
+                # A terminal status is written before its event: read once more, then stop.
+                records, offset = read_json_lines(run_dir.events, offset)
+                yield from (event_from_record(run_id, r) for r in records)
+                return
+            delay = _sleep(delay, stop)
+
+    def logs(
+        self,
+        run_id: RunId,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[LogLine]:
+        run_dir = self._run_dir(run_id)
+        cursor = LogCursor(run_id, run_dir.log, tail_offset(run_dir.log, tail) if tail is not None else 0)
+        delay = _POLL_MIN
+        while True:
+            # Status first: the supervisor finishes the log before it writes a terminal status.
+            terminal = not follow or JobPhase(self._status_record(run_dir)["phase"]).is_terminal
+            got = False
+            for batch in cursor.read():
+                got = got or bool(batch)
+                yield from batch
+            if terminal or (stop is not None and stop.is_set()):
+                return
+            delay = _POLL_MIN if got else _sleep(delay, stop)
+
+    def cancel(self, run_id: RunId) -> RunStatus:
+        run_dir = self._run_dir(run_id)
+        record = self._status_record(run_dir)
+        if JobPhase(record["phase"]).is_terminal:
+            return status_from_record(record)
+        run_dir.cancel_request.touch()
+        supervisor = self._supervisor(run_dir)
+        if supervisor is not None and process_alive(*supervisor):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(supervisor[0], signal.SIGTERM)
+        grace = _plan_grace(run_dir)
+        deadline = time.monotonic() + grace + 5.0
+        delay = _POLL_MIN
+        while time.monotonic() < deadline:
+            record = self._status_record(run_dir)
+            if JobPhase(record["phase"]).is_terminal:
+                break
+            delay = _sleep(delay, None)
+        return status_from_record(record)
+
+    def list_runs(self) -> list[RunStatus]:
+        runs: list[RunStatus] = []
+        if not self.root.is_dir():
+            return runs
+        for path in self.root.iterdir():
+            run_dir = RunDir(path)
+            if not run_dir.status.is_file():
+                continue
+            try:
+                runs.append(status_from_record(self._status_record(run_dir)))
+            except (OSError, ValueError, KeyError):
+                continue  # a run directory being written or damaged: skip, never fail the listing
+        return sorted(runs, key=lambda s: s.created, reverse=True)
+
+    def result(self, run_id: RunId) -> Any:
+        run_dir = self._run_dir(run_id)
+        path = run_dir.result(0)
+        if not path.exists():
+            return None
+        try:
+            payload = read_json(path)
+        except (OSError, ValueError) as e:
+            raise BackendError(f"the result of run {run_id!r} ({path}) cannot be read: {e}") from e
+        if "error" in payload:
+            raise BackendError(f"run {run_id!r} has no result: {payload['error']}")
+        if "result_repr" in payload:
+            return payload["result_repr"]
+        return payload.get("result")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def run_dir(self, run_id: RunId) -> Path:
+        """The run's directory (code, log, status...), for people who want to look inside."""
+        return self._run_dir(run_id).path
+
+    def _run_dir(self, run_id: RunId) -> RunDir:
+        run_dir = RunDir(self.root / run_id)
+        if not _RUN_ID_RE.match(run_id) or not run_dir.status.is_file():
+            raise RunNotFound(f"no local run named {run_id!r} in {self.root}")
+        return run_dir
+
+    def _prepare(self, run: RenderedRun, run_dir: RunDir) -> RunStatus:
+        run_dir.code.mkdir()
+        for name, text in run.files.items():
+            _safe_child(run_dir.code, name).write_text(text, encoding="utf-8")
+        for name, data in run.binary_files.items():
+            _safe_child(run_dir.code, name).write_bytes(data)
+        write_json_atomic(run_dir.manifests, list(run.manifests))
+        plan = build_plan(run, self.settings, run_dir=run_dir.path, python=self.python, cwd=os.getcwd())
+        plan.not_honoured = [
+            f"{item} (runs with {self.python})" if item.startswith("container.image=") else item
+            for item in plan.not_honoured
+        ]
+        write_json_atomic(run_dir.plan, plan.to_json(), mode=0o600)
+        created = now()
+        replicas: list[ReplicaRecord] = [
+            {
+                "index": i,
+                "phase": JobPhase.PENDING.value,
+                "reason": "",
+                "message": "",
+                "exit_code": None,
+                "pid": None,
+                "pid_started": None,
+            }
+            for i in range(plan.replicas)
+        ]
+        record: StatusRecord = {
+            "run_id": run.run_id,
+            "function": run.function,
+            "phase": JobPhase.PENDING.value,
+            "reason": "",
+            "message": "",
+            "created": created.isoformat(),
+            "started": None,
+            "finished": None,
+            "log_location": str(run_dir.log),
+            "notebook": plan.notebook,
+            "replicas": replicas,
+            "supervisor_pid": None,
+            "supervisor_started": None,
+        }
+        write_json_atomic(run_dir.status, record)
+        append_json_line(
+            run_dir.events,
+            event_record("Submitted", f"local run in {run_dir.path}", phase=JobPhase.PENDING, time=created),
+        )
+        if plan.not_honoured:
+            append_json_line(
+                run_dir.events,
+                event_record(
+                    "NotHonoured",
+                    "not applied by the local backend: " + "; ".join(plan.not_honoured),
+                    warning=True,
+                ),
+            )
+        return status_from_record(record)
+
+    def _start_supervisor(self, run_dir: RunDir) -> None:
+        with open(run_dir.supervisor_log, "ab") as log:
+            proc = subprocess.Popen(
+                [self.python, "-c", _SUPERVISOR_BOOT, str(run_dir.path)],
+                cwd=run_dir.path,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            started: float | None = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            started = None
+        write_json_atomic(run_dir.path / "supervisor.json", {"pid": proc.pid, "started": started})
+        # Reap it when it ends while this process lives (after that, init does).
+        threading.Thread(target=proc.wait, name=f"mlres-reap-{proc.pid}", daemon=True).start()
+
+    def _supervisor(self, run_dir: RunDir) -> tuple[int, float | None] | None:
+        try:
+            data = read_json(run_dir.path / "supervisor.json")
+        except (OSError, ValueError):
+            return None
+        return int(data["pid"]), data.get("started")
+
+    def _status_record(self, run_dir: RunDir) -> StatusRecord:
+        record: StatusRecord = read_json(run_dir.status)
+        if JobPhase(record["phase"]).is_terminal:
+            return record
+        supervisor = self._supervisor(run_dir)
+        if supervisor is not None and process_alive(*supervisor):
+            return record
+        if supervisor is None and time.time() - run_dir.status.stat().st_ctime < _SUPERVISOR_START_GRACE:
+            return record  # being submitted right now
+        return self._supervisor_lost(run_dir, supervisor)
+
+    def _supervisor_lost(self, run_dir: RunDir, supervisor: tuple[int, float | None] | None) -> StatusRecord:
+        """The supervisor is gone without finishing the run: clean up and say so."""
+        with self._reconcile_lock:
+            record: StatusRecord = read_json(run_dir.status)
+            if JobPhase(record["phase"]).is_terminal:
+                return record  # it finished after all, just now
+            for replica in record["replicas"]:
+                if process_alive(replica["pid"], replica["pid_started"]) and replica["pid"]:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(replica["pid"], signal.SIGKILL)
+            GpuAllocator(run_dir.gpu_state).release(record["run_id"])
+            if run_dir.cancel_request.exists():
+                phase, reason, message = JobPhase.CANCELLED, "Cancelled", "cancelled by the user"
+            else:
+                pid = supervisor[0] if supervisor else "?"
+                phase, reason = JobPhase.FAILED, "SupervisorLost"
+                message = (
+                    f"the local supervisor (pid {pid}) ended without finishing the run; "
+                    f"see {run_dir.supervisor_log}"
+                )
+            for replica in record["replicas"]:
+                if not JobPhase(replica["phase"]).is_terminal:
+                    replica.update({"phase": phase.value, "reason": reason, "message": message})
+            record.update(
+                {"phase": phase.value, "reason": reason, "message": message, "finished": now().isoformat()}
+            )
+            write_json_atomic(run_dir.status, record)
+            append_json_line(run_dir.events, event_record(reason, message, phase=phase, warning=True))
+            return record
+
+
+def _sleep(delay: float, stop: threading.Event | None) -> float:
+    if stop is not None:
+        stop.wait(delay)
+    else:
+        time.sleep(delay)
+    return min(delay * 1.5, _POLL_MAX)
+
+
+def _plan_grace(run_dir: RunDir) -> float:
+    try:
+        return Plan.from_json(read_json(run_dir.plan)).grace_seconds
+    except (OSError, ValueError, TypeError, KeyError):
+        return 5.0
+
+
+def _safe_child(directory: Path, name: str) -> Path:
+    path = directory / name
+    if path.parent != directory or name in ("", ".", ".."):
+        raise SubmitError(f"file name {name!r} in the run's code bundle is not a plain file name")
+    return path

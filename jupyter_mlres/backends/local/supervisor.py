@@ -1,0 +1,575 @@
+"""The per-run supervisor: ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR``.
+
+Started detached (its own session) by :class:`LocalBackend.submit`, it owns the run until the end,
+so the run outlives the kernel that submitted it. It waits for GPUs, links volumes, starts the
+replicas, copies their output into the full log, enforces the memory limit, the deadline and
+cancellation, and writes status, events and exit codes. The kernel side only reads those files
+and asks for cancellation (the ``cancel`` file plus SIGTERM to this process).
+
+Single-threaded on purpose: one ``select`` loop reads every pipe, so the log has one writer and
+``preexec_fn`` (CPU affinity) is safe to use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+import psutil
+
+from jupyter_mlres.backends.local.files import append_json_line, read_json, write_json_atomic
+from jupyter_mlres.backends.local.gpus import GpuAllocator, detect_gpus
+from jupyter_mlres.backends.local.layout import RunDir
+from jupyter_mlres.backends.local.logfile import LogWriter
+from jupyter_mlres.backends.local.plan import THREAD_ENV_VARS, Plan, cpu_count_for
+from jupyter_mlres.backends.local.quantities import format_bytes
+from jupyter_mlres.backends.local.records import ReplicaRecord, StatusRecord, event_record, now
+from jupyter_mlres.backends.local.volumes import prepare_mounts, release_mounts
+from jupyter_mlres.core.runs import JobPhase
+
+__all__ = ["main"]
+
+CHECK_INTERVAL: Final = 0.1
+"""Seconds between checks of exits, cancellation, deadline and memory."""
+GPU_RETRY_INTERVAL: Final = 0.5
+PIPE_GRACE: Final = 2.0
+"""Seconds a replica's pipes may stay open after it exited (a leaked child holding them)."""
+READ_SIZE: Final = 1 << 20
+PIPE_SIZE: Final = 1 << 20
+_F_SETPIPE_SZ: Final = 1031
+_OOM_EXIT: Final = 137
+_JUPYTER_ONLY_ENV: Final = ("JPY_", "KERNEL_", "IPY_")
+
+
+@dataclass
+class _Replica:
+    index: int
+    proc: subprocess.Popen[bytes]
+    started: float
+    open_streams: int = 2
+    exit_code: int | None = None
+    exited_at: float | None = None
+    stop_reason: str = ""
+    """Why we are stopping it (``OOMKilled``, ``Cancelled``, ``DeadlineExceeded``, ``Terminated``)."""
+    stop_message: str = ""
+    kill_at: float | None = None
+    phase: JobPhase = JobPhase.RUNNING
+    reason: str = ""
+    message: str = ""
+    tree: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.exit_code is not None and self.open_streams == 0
+
+
+class Supervisor:
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = RunDir(run_dir)
+        self.plan = Plan.from_json(read_json(self.dir.plan))
+        self.status: StatusRecord = read_json(self.dir.status)
+        self.replicas: list[_Replica] = []
+        self.allocator = GpuAllocator(self.dir.gpu_state)
+        self.cancel_signalled = False
+        self.started_mono = time.monotonic()
+        self.links: list[dict[str, Any]] = []
+        self.log: LogWriter | None = None
+        self._pid_started = psutil.Process().create_time()
+
+    # -- files ---------------------------------------------------------------------------------
+    def event(
+        self,
+        reason: str,
+        message: str = "",
+        *,
+        replica: int | None = None,
+        phase: JobPhase | None = None,
+        warning: bool = False,
+    ) -> None:
+        append_json_line(
+            self.dir.events, event_record(reason, message, replica=replica, phase=phase, warning=warning)
+        )
+
+    def save_status(self) -> None:
+        write_json_atomic(self.dir.status, self.status)
+
+    def cancel_requested(self) -> bool:
+        return self.cancel_signalled or self.dir.cancel_request.exists()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        for sig in (signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        devices: list[str] | None = []
+        try:
+            if self.cancel_requested():
+                return self.finish_without_start(
+                    JobPhase.CANCELLED, "Cancelled", "cancelled before it started"
+                )
+            devices = self.acquire_gpus()
+            if devices is None:
+                return 0
+            mounts = prepare_mounts(self.plan.mounts)
+            self.links = list(mounts.links)
+            write_json_atomic(self.dir.links, self.links)
+            for reason, message, warning in mounts.events:
+                self.event(reason, message, warning=warning)
+            self.start_replicas(devices, mounts.env)
+            self.pump()
+            self.finish()
+        except BaseException as e:
+            self.crash(e)
+            return 1
+        finally:
+            if self.plan.gpus:
+                self.allocator.release(self.plan.run_id)
+            release_mounts(self.links, self.dir.path.parent, self.plan.run_id)
+        return 0
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.cancel_signalled = True
+
+    def finish_without_start(
+        self, phase: JobPhase, reason: str, message: str, *, warning: bool = False
+    ) -> int:
+        for r in self.status["replicas"]:
+            r.update({"phase": phase.value, "reason": reason, "message": message})
+        self.status.update(
+            {"phase": phase.value, "reason": reason, "message": message, "finished": now().isoformat()}
+        )
+        self.save_status()
+        self.event(reason, message, phase=phase, warning=warning)
+        return 0
+
+    # -- GPUs ----------------------------------------------------------------------------------
+    def acquire_gpus(self) -> list[str] | None:
+        """The devices granted; None when the run ended while waiting (cancelled, impossible)."""
+        count = self.plan.gpus
+        if count == 0:
+            return []
+        devices = self.plan.gpu_devices if self.plan.gpu_devices is not None else detect_gpus()
+        source = "settings.local_gpu_devices" if self.plan.gpu_devices is not None else "nvidia-smi -L"
+        resource = self.plan.gpu_resource
+        if count > len(devices):
+            self.finish_without_start(
+                JobPhase.FAILED,
+                "Unschedulable",
+                f"{count} GPU(s) ({resource}) requested, but this machine has {len(devices)} "
+                f"(from {source}); it can never start here",
+                warning=True,
+            )
+            return None
+        last_message = ""
+        while True:
+            allocation = self.allocator.allocate(
+                self.plan.run_id, count, devices, os.getpid(), self._pid_started
+            )
+            if allocation.devices is not None:
+                if last_message:
+                    self.status.update({"reason": "", "message": ""})
+                    self.save_status()
+                return list(allocation.devices)
+            message = (
+                f"{count} GPU(s) ({resource}) requested, {allocation.free} of {allocation.total} free"
+                + (f" (held by {', '.join(allocation.holders)})" if allocation.holders else "")
+                + "; waiting until enough are free (cancel to give up)"
+            )
+            if message != last_message:
+                last_message = message
+                for r in self.status["replicas"]:
+                    r.update({"reason": "Unschedulable", "message": message})
+                self.status.update({"reason": "Unschedulable", "message": message})
+                self.save_status()
+                self.event("Unschedulable", message, phase=JobPhase.PENDING, warning=True)
+            deadline = time.monotonic() + GPU_RETRY_INTERVAL
+            while time.monotonic() < deadline:
+                if self.cancel_requested():
+                    self.finish_without_start(
+                        JobPhase.CANCELLED, "Cancelled", "cancelled while waiting for GPUs"
+                    )
+                    return None
+                if self.past_deadline():
+                    self.finish_without_start(
+                        JobPhase.FAILED, "DeadlineExceeded", self.deadline_message(), warning=True
+                    )
+                    return None
+                time.sleep(0.05)
+
+    def past_deadline(self) -> bool:
+        limit = self.plan.deadline_seconds
+        return limit is not None and time.monotonic() - self.started_mono > limit
+
+    def deadline_message(self) -> str:
+        return f"the run exceeded its deadline (activeDeadlineSeconds={self.plan.deadline_seconds:g})"
+
+    # -- start -----------------------------------------------------------------------------------
+    def base_env(self, devices: list[str], mount_env: dict[str, str]) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(_JUPYTER_ONLY_ENV) and not (k == "MPLBACKEND" and v.startswith("module://"))
+        }
+        env.update(mount_env)
+        if self.plan.cpu_limit is not None:
+            threads = str(min(cpu_count_for(self.plan.cpu_limit), len(_available_cpus())))
+            for name in THREAD_ENV_VARS:
+                env[name] = threads
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+        env.update(self.plan.env)  # the job's own env wins
+        env["MLRES_CODE_DIR"] = str(self.dir.code)
+        return env
+
+    def start_replicas(self, devices: list[str], mount_env: dict[str, str]) -> None:
+        plan = self.plan
+        env = self.base_env(devices, mount_env)
+        world = plan.replicas
+        port = _free_port() if world > 1 else None
+        cpus = _available_cpus()
+        affinity_note = ""
+        if plan.cpu_limit is not None:
+            wanted = cpu_count_for(plan.cpu_limit)
+            if hasattr(os, "sched_setaffinity"):
+                affinity_note = f"pinned to {min(wanted, len(cpus))} of {len(cpus)} cores"
+                if wanted > len(cpus):
+                    affinity_note += f" (the limit asks for {wanted}; this machine has {len(cpus)})"
+            else:
+                affinity_note = "core pinning is not available on this OS"
+            affinity_note = (
+                f"cpu limit {plan.cpu_limit:g}: {affinity_note}; "
+                f"{', '.join(THREAD_ENV_VARS[:3])}, ... = {env[THREAD_ENV_VARS[0]]}"
+            )
+        parts = [p for p in (affinity_note,) if p]
+        if plan.memory_limit is not None:
+            parts.append(
+                f"memory limit {plan.memory_limit_text or format_bytes(plan.memory_limit)}: "
+                "a watchdog kills a replica whose process tree's RSS goes above it (OOMKilled, exit 137)"
+            )
+        if plan.gpus:
+            parts.append(f"GPUs: CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}")
+        if world > 1:
+            parts.append(f"{world} replicas: MASTER_ADDR=127.0.0.1 MASTER_PORT={port}")
+        self.event("Scheduled", "; ".join(parts) if parts else "no resource limits to apply")
+
+        runner = str(self.dir.code / "mlres_runner.py")
+        started_iso = now().isoformat()
+        for index in range(world):
+            replica_env = dict(env)
+            replica_env["MLRES_RESULT_PATH"] = str(self.dir.result(index))
+            for name in plan.rank_env:
+                replica_env[name] = str(index)
+            for name in plan.pod_name_env:
+                replica_env[name] = f"{plan.run_id}-{index}"
+            if world > 1:
+                replica_env.update(
+                    RANK=str(index),
+                    JOB_COMPLETION_INDEX=str(index),
+                    WORLD_SIZE=str(world),
+                    MASTER_ADDR="127.0.0.1",
+                    MASTER_PORT=str(port),
+                )
+            cores = _cores_for(index, plan.cpu_limit, cpus)
+            proc = subprocess.Popen(
+                [plan.python, runner],
+                cwd=plan.cwd if os.path.isdir(plan.cwd) else str(self.dir.path),
+                env=replica_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None,
+            )
+            replica = _Replica(index, proc, time.monotonic())
+            try:
+                replica.tree[proc.pid] = psutil.Process(proc.pid)
+                pid_started: float | None = replica.tree[proc.pid].create_time()
+            except psutil.Error:
+                pid_started = None
+            self.replicas.append(replica)
+            record: ReplicaRecord = self.status["replicas"][index]
+            record.update(
+                {
+                    "phase": JobPhase.RUNNING.value,
+                    "reason": "",
+                    "message": "",
+                    "pid": proc.pid,
+                    "pid_started": pid_started,
+                }
+            )
+        self.status.update(
+            {"phase": JobPhase.RUNNING.value, "reason": "", "message": "", "started": started_iso}
+        )
+        self.save_status()
+        for replica in self.replicas:
+            self.event("Started", f"pid {replica.proc.pid}", replica=replica.index, phase=JobPhase.RUNNING)
+        self.event("Running", f"{world} replica(s) running", phase=JobPhase.RUNNING)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def pump(self) -> None:
+        selector = selectors.DefaultSelector()
+        self.log = log = LogWriter(self.dir.log)
+        for replica in self.replicas:
+            for pipe, stream in ((replica.proc.stdout, "stdout"), (replica.proc.stderr, "stderr")):
+                assert pipe is not None
+                fd = pipe.fileno()
+                _grow_pipe(fd)
+                selector.register(fd, selectors.EVENT_READ, (replica, stream))
+        next_check = 0.0
+        next_memory_check = 0.0
+        while not all(r.done for r in self.replicas):
+            # A replica whose pipes closed is usually exiting: look at it again very soon.
+            closing = any(r.open_streams == 0 and r.exit_code is None for r in self.replicas)
+            ready = selector.select(timeout=0.005 if closing else CHECK_INTERVAL)
+            wall = time.time()
+            received = 0
+            for key, _ in ready:
+                replica, stream = key.data
+                try:
+                    data = os.read(key.fd, READ_SIZE)
+                except BlockingIOError:  # pragma: no cover - select said it was readable
+                    continue
+                if data:
+                    log.feed(replica.index, stream, data, wall)
+                    received += len(data)
+                else:
+                    self._close_stream(selector, key.fd, replica, stream, wall)
+            log.flush()
+            mono = time.monotonic()
+            if mono >= next_check or closing:
+                next_check = mono + CHECK_INTERVAL
+                self.check(mono, selector, wall)
+                if self.plan.memory_limit is not None and mono >= next_memory_check:
+                    next_memory_check = mono + 2 * CHECK_INTERVAL
+                    self.check_memory()
+            if 0 < received < 65536:
+                # Let output accumulate a little: fewer, larger reads keep up with floods.
+                time.sleep(0.002)
+        log.close(time.time())
+        selector.close()
+
+    def _close_stream(
+        self, selector: selectors.BaseSelector, fd: int, replica: _Replica, stream: str, wall: float
+    ) -> None:
+        selector.unregister(fd)
+        pipe = replica.proc.stdout if stream == "stdout" else replica.proc.stderr
+        if pipe is not None:
+            pipe.close()
+        assert self.log is not None
+        self.log.end_of_stream(replica.index, stream, wall)
+        replica.open_streams -= 1
+
+    def check(self, mono: float, selector: selectors.BaseSelector, wall: float) -> None:
+        for replica in self.replicas:
+            if replica.exit_code is None:
+                code = replica.proc.poll()
+                if code is not None:
+                    self.replica_exited(replica, code, mono)
+            elif (
+                replica.open_streams
+                and replica.exited_at is not None
+                and mono - replica.exited_at > PIPE_GRACE
+            ):
+                for key in list(selector.get_map().values()):
+                    if key.data[0] is replica:
+                        self._close_stream(selector, key.fd, replica, key.data[1], wall)
+            if replica.kill_at is not None and replica.exit_code is None and mono >= replica.kill_at:
+                _kill_group(replica, signal.SIGKILL)
+                replica.kill_at = None
+        running = [r for r in self.replicas if r.exit_code is None and not r.stop_reason]
+        if not running:
+            return
+        if self.cancel_requested():
+            self.stop(running, "Cancelled", "cancelled by the user", mono)
+        elif self.past_deadline():
+            self.stop(running, "DeadlineExceeded", self.deadline_message(), mono)
+        else:
+            failed = next((r for r in self.replicas if r.phase == JobPhase.FAILED), None)
+            if failed is not None:
+                self.stop(running, "Terminated", f"stopped because replica {failed.index} failed", mono)
+
+    def stop(self, replicas: list[_Replica], reason: str, message: str, mono: float) -> None:
+        for replica in replicas:
+            replica.stop_reason, replica.stop_message = reason, message
+            replica.kill_at = mono + self.plan.grace_seconds
+            _kill_group(replica, signal.SIGTERM)
+
+    def check_memory(self) -> None:
+        limit = self.plan.memory_limit
+        assert limit is not None
+        for replica in self.replicas:
+            if replica.exit_code is not None or replica.stop_reason == "OOMKilled":
+                continue
+            rss = _tree_rss(replica)
+            if rss > limit:
+                replica.stop_reason = "OOMKilled"
+                replica.stop_message = (
+                    f"memory use {format_bytes(rss)} went above the limit "
+                    f"{self.plan.memory_limit_text or format_bytes(limit)} (resources.limits.memory); "
+                    "the local memory watchdog killed the replica"
+                )
+                for proc in list(replica.tree.values()):
+                    with contextlib.suppress(psutil.Error):
+                        proc.kill()
+                _kill_group(replica, signal.SIGKILL)
+
+    def replica_exited(self, replica: _Replica, code: int, mono: float) -> None:
+        exit_code = 128 - code if code < 0 else code
+        replica.exited_at = mono
+        # Like a container: when the main process ends, whatever it left behind in its group goes.
+        _kill_group(replica, signal.SIGKILL)
+        if replica.stop_reason == "OOMKilled":
+            exit_code = _OOM_EXIT
+            phase, reason, message = JobPhase.FAILED, "OOMKilled", replica.stop_message
+        elif replica.stop_reason == "Cancelled":
+            phase, reason, message = JobPhase.CANCELLED, "Cancelled", replica.stop_message
+        elif replica.stop_reason and code != 0:
+            phase, reason, message = JobPhase.FAILED, replica.stop_reason, replica.stop_message
+        elif code == 0:
+            phase, reason, message = JobPhase.SUCCEEDED, "Completed", "exit code 0"
+        else:
+            phase, reason = JobPhase.FAILED, "Error"
+            message = f"exit code {exit_code}"
+            if code < 0:
+                message += f" (killed by {signal.Signals(-code).name})"
+        replica.exit_code = exit_code
+        replica.phase, replica.reason, replica.message = phase, reason, message
+        record = self.status["replicas"][replica.index]
+        record.update({"phase": phase.value, "reason": reason, "message": message, "exit_code": exit_code})
+        self.save_status()
+        self.event(reason, message, replica=replica.index, phase=phase, warning=phase != JobPhase.SUCCEEDED)
+
+    def finish(self) -> None:
+        phases = [r.phase for r in self.replicas]
+        if all(p == JobPhase.SUCCEEDED for p in phases):
+            phase, reason, message = JobPhase.SUCCEEDED, "Completed", f"{len(phases)} replica(s) succeeded"
+        elif any(r.stop_reason == "Cancelled" for r in self.replicas) and not any(
+            r.reason in ("OOMKilled", "Error") for r in self.replicas
+        ):
+            phase, reason, message = JobPhase.CANCELLED, "Cancelled", "cancelled by the user"
+        else:
+            first = min(
+                (r for r in self.replicas if r.phase == JobPhase.FAILED and r.reason != "Terminated"),
+                key=lambda r: r.exited_at or 0.0,
+                default=next(r for r in self.replicas if r.phase != JobPhase.SUCCEEDED),
+            )
+            phase, reason = JobPhase.FAILED, first.reason
+            message = f"replica {first.index}: {first.message}"
+        if self.plan.gpus:
+            self.allocator.release(self.plan.run_id)
+        self.status.update(
+            {"phase": phase.value, "reason": reason, "message": message, "finished": now().isoformat()}
+        )
+        self.save_status()
+        self.event(reason, message, phase=phase, warning=phase != JobPhase.SUCCEEDED)
+
+    def crash(self, error: BaseException) -> None:
+        traceback.print_exc()
+        for replica in self.replicas:
+            if replica.exit_code is None:
+                _kill_group(replica, signal.SIGKILL)
+        message = f"the local supervisor failed: {error!r} (details in {self.dir.supervisor_log})"
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.close(time.time())
+        for record in self.status["replicas"]:
+            if not JobPhase(record["phase"]).is_terminal:
+                record.update(
+                    {"phase": JobPhase.FAILED.value, "reason": "SupervisorError", "message": message}
+                )
+        self.status.update(
+            {
+                "phase": JobPhase.FAILED.value,
+                "reason": "SupervisorError",
+                "message": message,
+                "finished": now().isoformat(),
+            }
+        )
+        self.save_status()
+        self.event("SupervisorError", message, phase=JobPhase.FAILED, warning=True)
+
+
+# -- process helpers ---------------------------------------------------------------------------
+
+
+def _available_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))  # pragma: no cover - not Linux
+
+
+def _cores_for(index: int, limit: float | None, cpus: list[int]) -> list[int] | None:
+    """Cores for replica ``index``: ceil(limit) of them, replicas spread round-robin."""
+    if limit is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    wanted = cpu_count_for(limit)
+    if wanted >= len(cpus):
+        return None
+    start = (index * wanted) % len(cpus)
+    return [cpus[(start + i) % len(cpus)] for i in range(wanted)]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _grow_pipe(fd: int) -> None:
+    # A bigger pipe lets a job print bursts without waiting for the supervisor (Linux only).
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+    except (OSError, ImportError):
+        pass
+
+
+def _kill_group(replica: _Replica, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(replica.proc.pid, sig)
+
+
+def _tree_rss(replica: _Replica) -> int:
+    """RSS of the replica and all its descendants (processes are cached between checks)."""
+    root = replica.tree.get(replica.proc.pid)
+    if root is None:
+        return 0
+    try:
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    seen: dict[int, psutil.Process] = {}
+    for proc in members:
+        cached = replica.tree.get(proc.pid, proc)
+        try:
+            total += cached.memory_info().rss
+            seen[proc.pid] = cached
+        except psutil.Error:
+            continue
+    replica.tree = seen
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m jupyter_mlres.backends.local.supervisor RUN_DIR", file=sys.stderr)
+        return 2
+    return Supervisor(Path(args[0])).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
