@@ -188,11 +188,15 @@ class RunTracker:
                     items, rv = self.api.list(kind, self.namespace, **selectors)
                     self._resync(kind, items)
                     self._synced[kind].set()
+                if self.terminal:
+                    return  # a finished run changes no more: no watch to hold open
                 stream = self.api.watch(
                     kind, self.namespace, resource_version=rv, timeout_seconds=self.watch_timeout, **selectors
                 )
                 with self.changed:
                     self._streams.append(stream)
+                    if self.terminal:  # it ended while this watch was being opened
+                        stream.close()
                 try:
                     for etype, obj in stream:
                         new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
@@ -215,10 +219,6 @@ class RunTracker:
                 if failures == 3:
                     self._note("ApiUnreachable", f"lost contact with the Kubernetes API, retrying: {exc}")
                 self.stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
-            if self.terminal and kind == "Pod":
-                return
-            if self.terminal and kind == "Job":
-                return
 
     def _resync(self, kind: str, items: list[Obj]) -> None:
         with self.changed:
@@ -313,9 +313,9 @@ class RunTracker:
                 )
             )
             if status.phase.is_terminal:
-                self.stop.set()
-                for s in list(self._streams):
-                    s.close()
+                # end the open watches; their loops see the run is terminal and return
+                for stream in list(self._streams):
+                    stream.close()
         self.changed.notify_all()
 
     def follow_events(self, *, follow: bool, stop: threading.Event | None) -> Iterator[JobEvent]:

@@ -73,7 +73,6 @@ class PodmanKubelet:
         self.stop = threading.Event()
         self.containers: dict[str, list[str]] = {}  # job -> container names
         self.threads: list[threading.Thread] = []
-        self._watch: Any = None
         self._lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -85,8 +84,6 @@ class PodmanKubelet:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        if self._watch is not None:
-            self._watch.close()
         with self._lock:
             names = [n for names in self.containers.values() for n in names]
         if names:
@@ -107,27 +104,39 @@ class PodmanKubelet:
 
     # -- the controller -----------------------------------------------------------------------------
     def _watch_jobs(self) -> None:
-        url = f"{self.kube.cluster.url}/apis/batch/v1/namespaces/{self.ns}/jobs?watch=true"
-        req = urllib.request.Request(url, headers={"User-Agent": "mlres-test-kubelet"})
+        # short server-side timeouts, resumed from the last resourceVersion: the loop notices
+        # ``stop`` within a second (closing a urllib response from another thread can block)
+        base = f"{self.kube.cluster.url}/apis/batch/v1/namespaces/{self.ns}/jobs"
         seen: set[str] = set()
-        with urllib.request.urlopen(req, timeout=600) as resp:
-            self._watch = resp
-            for raw in resp:
-                if self.stop.is_set():
-                    return
-                event = json.loads(raw)
-                job = event["object"]
-                name = job["metadata"]["name"]
-                if event["type"] == "ADDED" and name not in seen:
-                    seen.add(name)
-                    t = threading.Thread(target=self._run_job, args=(job,), daemon=True)
-                    t.start()
-                    self.threads.append(t)
-                elif event["type"] == "DELETED":
-                    with self._lock:
-                        names = self.containers.pop(name, [])
-                    if names:
-                        self._podman("rm", "-f", "-t", "0", *names, check=False)
+        rv = str(
+            self.kube.request("GET", f"/apis/batch/v1/namespaces/{self.ns}/jobs")["metadata"][
+                "resourceVersion"
+            ]
+        )
+        while not self.stop.is_set():
+            req = urllib.request.Request(
+                f"{base}?watch=true&timeoutSeconds=1&resourceVersion={rv}",
+                headers={"User-Agent": "mlres-test-kubelet"},
+            )
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                for raw in resp:
+                    event = json.loads(raw)
+                    job = event["object"]
+                    rv = str(job["metadata"].get("resourceVersion") or rv)
+                    self._job_event(event["type"], job, seen)
+
+    def _job_event(self, etype: str, job: dict[str, Any], seen: set[str]) -> None:
+        name = job["metadata"]["name"]
+        if etype == "ADDED" and name not in seen:
+            seen.add(name)
+            t = threading.Thread(target=self._run_job, args=(job,), daemon=True)
+            t.start()
+            self.threads.append(t)
+        elif etype == "DELETED":
+            with self._lock:
+                names = self.containers.pop(name, [])
+            if names:
+                self._podman("rm", "-f", "-t", "0", *names, check=False)
 
     def _run_job(self, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]

@@ -198,3 +198,22 @@ def test_a_result_too_large_says_so(backend: KubernetesBackend, kube: Kube) -> N
     list(backend.events(RunId("s12"), follow=True))
     with pytest.raises(Exception, match="4 KiB"):
         backend.result(RunId("s12"))
+
+
+def test_attach_to_a_finished_run_from_a_fresh_backend(
+    make_backend: object, kube: Kube, cluster: RunningEmulator
+) -> None:
+    first = make_backend()  # type: ignore[operator]
+    first.submit(render_run("s13"))
+    pod = kube.create_pod("s13")
+    kube.running(pod)
+    cluster.emulator.log(NS, pod, "one", "two")
+    kube.terminated(pod, 0, message='{"result": "done"}')
+    kube.complete("s13")
+    first.close()
+    second = make_backend()  # type: ignore[operator]
+    assert [x.text for x in second.logs(RunId("s13"))] == ["one", "two"]
+    events = list(second.events(RunId("s13"), follow=True))
+    assert events[0].reason == "Submitted"
+    assert events[-1].phase == JobPhase.SUCCEEDED
+    assert second.result(RunId("s13")) == "done"
