@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 import jupyter_mlres as mlres
 from jupyter_mlres import Settings, SpecError
 from jupyter_mlres.core.volumes import parse_volume_spec
+from jupyter_mlres.core.yamlout import run_to_yaml
 from tests.core.k8s_schema import VERSIONS, validate_all
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECRET = "v3io-inline-secret-key"
 
 SETTINGS = [
@@ -223,9 +225,10 @@ def test_random_specs_raise_with_a_path_or_render_valid_manifests(seed: int) -> 
     assert [m["kind"] for m in manifests][:: len(manifests) - 1] == ["ConfigMap", "Job"]
     for manifest in manifests:
         assert len(manifest["metadata"]["name"]) <= 63 or manifest["kind"] == "Secret"
-    if plan["v3io_inline"]:
-        assert SECRET not in fn.to_yaml(cluster)
-        assert SECRET not in repr(manifests)
+    text = run_to_yaml(run)
+    assert [d for d in yaml.load_all(text, Loader=_Loader) if d is not None] == manifests
+    assert SECRET not in text
+    assert SECRET not in repr(manifests)
 
 
 def test_fast_validator_agrees_with_kubernetes_validate() -> None:
