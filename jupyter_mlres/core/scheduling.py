@@ -14,9 +14,10 @@ what the user asked for:
 
 Required node-affinity terms are ORed and the expressions inside a term ANDed. The user's terms
 are therefore never replaced: the mode's constraint is combined into each of them (a cross
-product for ``constrain``), a combination that can match no node is left out, and when none is
-left the request is a contradiction and raises :class:`SpecError` instead of producing a pod
-that can never be scheduled. The user's node selector, preferred terms and pod (anti-)affinity
+product for ``constrain``), a combination that can match no node is left out (with a warning
+naming the user's term), and when none is left the request is a contradiction and raises
+:class:`SpecError` instead of producing a pod that can never be scheduled. The same holds in
+every mode for required terms that all contradict the node selector. The user's node selector, preferred terms and pod (anti-)affinity
 pass through untouched. With no spot nodes configured every mode changes nothing and a note
 says so.
 

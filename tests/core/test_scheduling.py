@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import kubernetes.client as k8s
+import kubernetes_validate
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -747,6 +748,13 @@ def test_outputs_pass_strict_schema_validation(version: str) -> None:
     for mode, scenario in itertools.product(PREEMPTION_MODES, SCENARIOS):
         sched = resolve(mode, scenario, node_name="node-1")
         validator.validate(job_with(sched, mode, SPOT))
+
+
+@pytest.mark.parametrize("version", ["1.25", "1.37"])
+def test_kubernetes_validate_public_api_agrees(version: str) -> None:
+    for mode in PREEMPTION_MODES:
+        job = job_with(resolve(mode, "everything"), mode, SPOT)
+        assert kubernetes_validate.validate(job, version, strict=True) == version
 
 
 def test_strict_validation_catches_a_policy_without_status() -> None:
