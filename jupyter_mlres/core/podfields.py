@@ -119,8 +119,19 @@ def to_wire(value: object) -> object:
     return value
 
 
+_PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, tuple, type(None)})
+
+
+def _plain(value: object) -> object:
+    """A client model as plain data; anything else unchanged (models are rare, dicts common)."""
+    if type(value) in _PLAIN_TYPES or isinstance(value, (str, int, float, Mapping, list, tuple)):
+        return value
+    return to_wire(value)
+
+
 def _convert(value: object, kind: str, path: str) -> Any:
-    """Convert ``value`` (already plain data) to the wire shape of ``kind``, checking types."""
+    """Convert ``value`` to the wire shape of ``kind``, checking types; always a fresh copy."""
+    value = _plain(value)
     if kind == "str":
         if not isinstance(value, str):
             raise SpecError(path, value, "a string")
@@ -151,7 +162,8 @@ def _convert(value: object, kind: str, path: str) -> Any:
 
 
 def _convert_object(value: object, type_name: str, path: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
+    value = _plain(value)
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SpecError(path, value, f"a {type_name} (a kubernetes client model or a dict)")
     spellings = _SPELLINGS[type_name]
     fields = _SCHEMA[type_name]
@@ -213,7 +225,7 @@ def _check_toleration(tol: dict[str, Any], path: str) -> dict[str, Any]:
 
 def normalize_toleration(value: object, path: str) -> dict[str, Any]:
     """One toleration (model or dict) -> its canonical camelCase dict, validated."""
-    tol = _convert_object(to_wire(value), "Toleration", path)
+    tol = _convert_object(value, "Toleration", path)
     return _check_toleration(tol, path)
 
 
@@ -339,7 +351,7 @@ def normalize_affinity(value: object, path: str) -> dict[str, Any]:
     """
     if value is None:
         return {}
-    affinity = _convert_object(to_wire(value), "Affinity", path)
+    affinity = _convert_object(value, "Affinity", path)
     _check_affinity(affinity, path)
     # An empty nodeAffinity/podAffinity says nothing; dropping it keeps previews clean.
     return {kind: part for kind, part in affinity.items() if part}
