@@ -10,8 +10,9 @@ A small schema (:data:`_SCHEMA`, the Kubernetes field names involved) drives the
 that keys which are *data* — the label keys inside ``matchLabels`` — are never rewritten, and an
 unknown or misspelled field is an error naming its path instead of a silently ignored key.
 Semantic checks follow the API server's validation (``ValidateTolerations``,
-``ValidateNodeSelector``, ``ValidateAffinity``); one check is stricter on purpose: a node
-selector term with no expression matches no node at all, so it is rejected.
+``ValidateNodeSelector``, ``ValidateAffinity``). A few checks are stricter on purpose, because
+what they reject can never match a node: a node selector term with no expression, an ``In`` /
+``NotIn`` value that is not a valid label value, a ``Gt`` / ``Lt`` value that is not an integer.
 """
 
 from __future__ import annotations

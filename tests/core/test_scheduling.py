@@ -991,3 +991,19 @@ def test_a_dead_user_term_is_named_once_with_its_own_index() -> None:
     )
     assert none.affinity == affinity
     assert none.warnings == result.warnings
+
+
+def test_results_share_no_structure_with_inputs_or_each_other() -> None:
+    first = resolve("constrain", "everything")
+    terms = required_terms(first)
+    assert terms is not None
+    terms[0]["matchExpressions"][0]["values"].append("mutated")
+    first.tolerations[0]["key"] = "mutated"
+    again = resolve("constrain", "everything")
+    assert "mutated" not in json.dumps(SCENARIOS)
+    assert "mutated" not in json.dumps(again.affinity) + json.dumps(again.tolerations)
+    # Terms built from the same user term do not alias each other either.
+    again_terms = required_terms(again)
+    assert again_terms is not None
+    again_terms[0]["matchExpressions"][0]["values"].append("x")
+    assert again_terms[1]["matchExpressions"][0]["values"] == ["a"]
