@@ -335,8 +335,8 @@ def _apply_constrain(draft: _Draft, labels: dict[str, str], tolerations: list[di
             raise SpecError(
                 f"node_selector[{key!r}]",
                 draft.selector[key],
-                f"{spot_value!r} under preemption mode 'constrain' ('' drops an inherited default), "
-                f"or another mode ({others})",
+                # notebooks/03-resources-sdk.ipynb checks this message's text.
+                f"{spot_value!r} or no value for this key under preemption mode 'constrain', or another mode ({others})",
                 reason=f"{key!r} is a spot node label; 'constrain' requires a spot node",
             )
     if any(draft.selector.get(key) == value for key, value in labels.items()):
