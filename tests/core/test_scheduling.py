@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import kubernetes.client as k8s
+import kubernetes_validate
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -749,6 +750,13 @@ def test_outputs_pass_strict_schema_validation(version: str) -> None:
         validator.validate(job_with(sched, mode, SPOT))
 
 
+@pytest.mark.parametrize("version", ["1.25", "1.37"])
+def test_kubernetes_validate_public_api_agrees(version: str) -> None:
+    for mode in PREEMPTION_MODES:
+        job = job_with(resolve(mode, "everything"), mode, SPOT)
+        assert kubernetes_validate.validate(job, version, strict=True) == version
+
+
 def test_strict_validation_catches_a_policy_without_status() -> None:
     # Guards the check above: the strict schema really looks at podFailurePolicy entries
     # (1.25 requires `status`; newer schemas default it).
@@ -983,3 +991,19 @@ def test_a_dead_user_term_is_named_once_with_its_own_index() -> None:
     )
     assert none.affinity == affinity
     assert none.warnings == result.warnings
+
+
+def test_results_share_no_structure_with_inputs_or_each_other() -> None:
+    first = resolve("constrain", "everything")
+    terms = required_terms(first)
+    assert terms is not None
+    terms[0]["matchExpressions"][0]["values"].append("mutated")
+    first.tolerations[0]["key"] = "mutated"
+    again = resolve("constrain", "everything")
+    assert "mutated" not in json.dumps(SCENARIOS)
+    assert "mutated" not in json.dumps(again.affinity) + json.dumps(again.tolerations)
+    # Terms built from the same user term do not alias each other either.
+    again_terms = required_terms(again)
+    assert again_terms is not None
+    again_terms[0]["matchExpressions"][0]["values"].append("x")
+    assert again_terms[1]["matchExpressions"][0]["values"] == ["a"]
