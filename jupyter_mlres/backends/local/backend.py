@@ -45,6 +45,7 @@ __all__ = ["LocalBackend"]
 _RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _POLL_MIN: Final = 0.01
 _POLL_MAX: Final = 0.1
+_TERMINAL_EVENT_GRACE: Final = 2.0
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
 _LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
 # The supervisor's entry point, ``python -c BOOT RUN_DIR``. A run that needs nothing first (no
@@ -115,6 +116,7 @@ class LocalBackend:
         run_dir = self._run_dir(run_id)
         offset = 0
         delay = _POLL_MIN
+        terminal_since: float | None = None
         while True:
             records, offset = read_json_lines(run_dir.events, offset)
             for record in records:
@@ -127,10 +129,11 @@ class LocalBackend:
             if records:
                 delay = _POLL_MIN
                 continue
-            if JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
-                # A terminal status is written before its event: read once more, then stop.
-                records, offset = read_json_lines(run_dir.events, offset)
-                yield from (event_from_record(run_id, r) for r in records)
+            # The terminal status is written just before the terminal event: wait for the event
+            # a little (it is the last one a follower gets), but not forever (a crash between).
+            if terminal_since is None and JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
+                terminal_since = time.monotonic()
+            if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
             delay = _sleep(delay, stop)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -18,6 +19,19 @@ from jupyter_mlres.core.runs import JobPhase, RunId
 from jupyter_mlres.core.settings import Settings
 
 from .conftest import log_text, make_run, wait
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    """Has process ``pid`` ended (given a moment to be reaped)?"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _wait_for_line(backend: LocalBackend, run_id: RunId, text: str) -> None:
@@ -109,7 +123,7 @@ def test_cancel_stops_the_process_group_and_is_idempotent(backend: LocalBackend)
     status = backend.cancel(run.run_id)
     assert status.phase == JobPhase.CANCELLED
     assert status.replicas[0].phase == JobPhase.CANCELLED
-    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(child_pid)
     again = backend.cancel(run.run_id)
     assert again.phase == JobPhase.CANCELLED
     assert again.finished == status.finished
@@ -350,13 +364,14 @@ def test_a_dead_supervisor_is_reported_and_its_replicas_stopped(backend: LocalBa
     _wait_for_line(backend, run.run_id, "up")
     supervisor = json.loads((backend.run_dir(run.run_id) / "supervisor.json").read_text())
     replica_pid = json.loads((backend.run_dir(run.run_id) / "status.json").read_text())["replicas"][0]["pid"]
-    psutil.Process(supervisor["pid"]).send_signal(signal.SIGKILL)
-    psutil.Process(supervisor["pid"]).wait(10)
+    process = psutil.Process(supervisor["pid"])
+    process.send_signal(signal.SIGKILL)
+    with contextlib.suppress(psutil.NoSuchProcess):  # the backend's reaper may be first
+        process.wait(10)
     status = backend.status(run.run_id)
     assert status.phase == JobPhase.FAILED
     assert status.reason == "SupervisorLost"
-    psutil.wait_procs([psutil.Process(replica_pid)], timeout=10) if psutil.pid_exists(replica_pid) else None
-    assert not psutil.pid_exists(replica_pid) or psutil.Process(replica_pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(replica_pid)
 
 
 def test_logs_tail_and_follow(backend: LocalBackend) -> None:
