@@ -13,6 +13,7 @@ import pytest
 
 from jupyter_mlres.backends.base import Backend
 from jupyter_mlres.backends.local import LocalBackend
+from jupyter_mlres.backends.local.plan import mount_env_var
 from jupyter_mlres.backends.registry import create_backend
 from jupyter_mlres.core.errors import BackendError, RunNotFound, SubmitError
 from jupyter_mlres.core.runs import JobPhase, RunId
@@ -457,3 +458,57 @@ def test_the_deadline_fails_a_run_that_takes_too_long(backend: LocalBackend) -> 
     status, _ = wait(backend, run.run_id)
     assert status.phase == JobPhase.FAILED
     assert status.reason == "DeadlineExceeded"
+
+
+def test_cancel_right_after_submit(backend: LocalBackend) -> None:
+    run = make_run("import time\ntime.sleep(600)\n")
+    backend.submit(run)
+    status = backend.cancel(run.run_id)
+    assert status.phase == JobPhase.CANCELLED
+    events = list(backend.events(run.run_id, follow=True))
+    assert events[-1].phase == JobPhase.CANCELLED
+    for replica in json.loads((backend.run_dir(run.run_id) / "status.json").read_text())["replicas"]:
+        if replica["pid"]:
+            assert _gone(replica["pid"])
+
+
+def test_secret_and_config_map_volumes_carried_by_the_run_are_written_for_it(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    creds, cfg = tmp_path / "etc" / "creds", tmp_path / "etc" / "cfg"
+    run = make_run(
+        f"""
+        import os, stat
+        for path in ({str(creds / "token")!r}, {str(cfg / "mode")!r}):
+            print(open(path).read(), oct(stat.S_IMODE(os.stat(path).st_mode)))
+        print(os.environ[{mount_env_var(str(creds))!r}] != {str(creds)!r})
+        """,
+        volumes=[
+            {"name": "creds", "secret": {"secretName": "creds"}},
+            {"name": "cfg", "configMap": {"name": "cfg"}},
+        ],
+        mounts=[
+            {"name": "creds", "mountPath": str(creds), "readOnly": True},
+            {"name": "cfg", "mountPath": str(cfg)},
+        ],
+        secret_data={"creds": {"token": "t0k"}},
+    )
+    manifests = [
+        *run.manifests[:-1],
+        {"kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"mode": "fast"}},
+    ]
+    run = type(run)(
+        run_id=run.run_id,
+        function=run.function,
+        manifests=[*manifests, run.manifests[-1]],
+        files=run.files,
+        secret_data=run.secret_data,
+    )
+    backend.submit(run)
+    status, events = wait(backend, run.run_id)
+    assert status.phase == JobPhase.SUCCEEDED, log_text(backend, run.run_id)
+    assert log_text(backend, run.run_id).splitlines() == ["t0k 0o600", "fast 0o644", "True"]
+    volume_events = [e.message for e in events if e.reason.startswith("Volume")]
+    assert len(volume_events) == 2
+    assert "readOnly is not enforced locally" in volume_events[0]
+    assert "t0k" not in (backend.run_dir(run.run_id) / "events.jsonl").read_text()
