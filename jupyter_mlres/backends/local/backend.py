@@ -51,8 +51,8 @@ _LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
 # The supervisor's entry point, ``python -c BOOT RUN_DIR``. A run that needs nothing first (no
 # GPUs, no volumes) has its replicas started by launch.py, run by path with the standard library
 # only, before jupyter_mlres is imported: a short job is done sooner. A SIGTERM (cancel) that
-# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres,
-# also when it runs from a source tree, and supervises:
+# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres
+# (also when it runs from a source tree) and supervises:
 # ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR`` does the same minus the head start.
 _SUPERVISOR_BOOT: Final = f"""
 import json, os, signal, sys
@@ -68,7 +68,12 @@ if not os.path.exists(os.path.join(run_dir, "cancel")):
         exec(compile(f.read(), {_LAUNCH_PY!r}, "exec"), launch)
     if launch["can_start_at_once"](plan):
         launched = launch["start_replicas"](run_dir, plan, [], {{}})
-sys.path.insert(0, {_PACKAGE_ROOT!r})
+# jupyter_mlres/__init__ imports the whole public API (core, sdk): the supervisor needs none of
+# it, so it gets the package without running that file (its modules import only what they use).
+import types
+package = types.ModuleType("jupyter_mlres")
+package.__path__ = [{str(Path(_PACKAGE_ROOT) / "jupyter_mlres")!r}]
+sys.modules["jupyter_mlres"] = package
 from jupyter_mlres.backends.local.supervisor import main
 sys.exit(main([run_dir], launched=launched, cancelled=bool(cancelled)))
 """
