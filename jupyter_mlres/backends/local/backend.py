@@ -323,18 +323,17 @@ class LocalBackend:
             record: StatusRecord = read_json(run_dir.status)
             if JobPhase(record["phase"]).is_terminal:
                 return record  # it finished after all, just now
-            for replica in record["replicas"]:
-                if process_alive(replica["pid"], replica["pid_started"]) and replica["pid"]:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(replica["pid"], signal.SIGKILL)
+            for pid in _replica_pids(run_dir, record):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             GpuAllocator(run_dir.gpu_state).release(record["run_id"])
             if run_dir.cancel_request.exists():
                 phase, reason, message = JobPhase.CANCELLED, "Cancelled", "cancelled by the user"
             else:
-                pid = supervisor[0] if supervisor else "?"
+                who = f"pid {supervisor[0]}" if supervisor else "never started"
                 phase, reason = JobPhase.FAILED, "SupervisorLost"
                 message = (
-                    f"the local supervisor (pid {pid}) ended without finishing the run; "
+                    f"the local supervisor ({who}) ended without finishing the run; "
                     f"see {run_dir.supervisor_log}"
                 )
             for replica in record["replicas"]:
@@ -346,6 +345,25 @@ class LocalBackend:
             write_json_atomic(run_dir.status, record)
             append_json_line(run_dir.events, event_record(reason, message, phase=phase, warning=True))
             return record
+
+
+def _replica_pids(run_dir: RunDir, record: StatusRecord) -> list[int]:
+    """Live replica processes of the run: from its status, else from pids.json (written as they
+    started) when they still run this run's runner — a recycled pid is never someone else's."""
+    pids = [r["pid"] for r in record["replicas"] if r["pid"] and process_alive(r["pid"], r["pid_started"])]
+    if any(r["pid"] for r in record["replicas"]):
+        return pids
+    try:
+        started = read_json(run_dir.path / "pids.json")
+    except (OSError, ValueError):
+        return []
+    for pid in started.get("replicas", []):
+        try:
+            if started.get("runner") in psutil.Process(pid).cmdline():
+                pids.append(int(pid))
+        except psutil.Error:
+            continue
+    return pids
 
 
 def _sleep(delay: float, stop: threading.Event | None) -> float:

@@ -8,6 +8,7 @@ waiting for GPUs or linking volumes). ``plan`` is plan.json as a dict (see plan.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -135,4 +136,10 @@ def start_replicas(
                 preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None,
             )
         )
+    # Recorded at once: if the supervisor dies before it records them, the kernel side can still
+    # find (and stop) these processes.
+    tmp = os.path.join(run_dir, ".pids.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"replicas": [p.pid for p in procs], "runner": runner}, f)
+    os.replace(tmp, os.path.join(run_dir, "pids.json"))
     return procs, shared

@@ -512,3 +512,27 @@ def test_secret_and_config_map_volumes_carried_by_the_run_are_written_for_it(
     assert len(volume_events) == 2
     assert "readOnly is not enforced locally" in volume_events[0]
     assert "t0k" not in (backend.run_dir(run.run_id) / "events.jsonl").read_text()
+
+
+def test_replicas_started_before_the_supervisor_recorded_them_are_found(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from jupyter_mlres.backends.local.backend import _replica_pids
+    from jupyter_mlres.backends.local.layout import RunDir
+
+    runner = tmp_path / "code" / "mlres_runner.py"
+    runner.parent.mkdir()
+    runner.write_text("import time\ntime.sleep(600)\n")
+    ours = subprocess.Popen([sys.executable, str(runner)])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (tmp_path / "pids.json").write_text(
+            json.dumps({"replicas": [ours.pid, stranger.pid], "runner": str(runner)})
+        )
+        record = {"replicas": [{"pid": None, "pid_started": None}]}
+        assert _replica_pids(RunDir(tmp_path), record) == [ours.pid]  # type: ignore[arg-type]
+    finally:
+        for proc in (ours, stranger):
+            proc.kill()
+            proc.wait()
