@@ -17,6 +17,7 @@ from jupyter_mlres.core.settings import Settings
 if TYPE_CHECKING:
     from jupyter_mlres.backends.base import Backend
     from jupyter_mlres.kernel.session import Run
+    from jupyter_mlres.widgets.panel import ResourcePanel
 
 __all__ = ["Function", "code_to_function", "new_function"]
 
@@ -56,6 +57,14 @@ class Function(_core.Function):
             settings=self._settings(settings),
             attachments=attachments,
         )
+
+    def panel(self, settings: Settings | None = None) -> ResourcePanel:
+        """The resource panel for this function: edit its resources with a live pod-spec preview
+        and run it from there. Display it by leaving it as a cell's last expression. The
+        function itself is not changed; the panel's Run submits what the panel shows."""
+        from jupyter_mlres.widgets.panel import ResourcePanel
+
+        return ResourcePanel(self, settings=self._settings(settings))
 
 
 def _as_sdk(fn: _core.Function) -> Function:

@@ -150,6 +150,34 @@ def _tolerates_spot_taint(user: Mapping[str, Any], spot: Mapping[str, Any]) -> b
     return bool(user.get("value", "") == spot.get("value", ""))
 
 
+def _covers(wide: Mapping[str, Any], narrow: Mapping[str, Any]) -> bool:
+    """Whether toleration ``wide`` tolerates every taint that ``narrow`` tolerates, as long."""
+    if wide.get("effect") and wide.get("effect") != narrow.get("effect"):
+        return False
+    if wide.get("key"):
+        if wide.get("key") != narrow.get("key"):
+            return False
+        if wide["operator"] != "Exists" and (
+            narrow["operator"] != "Equal" or wide.get("value", "") != narrow.get("value", "")
+        ):
+            return False
+    seconds = wide.get("tolerationSeconds")
+    return seconds is None or (
+        narrow.get("tolerationSeconds") is not None and seconds >= narrow["tolerationSeconds"]
+    )
+
+
+def _add_tolerations(
+    tolerations: Sequence[dict[str, Any]], extra: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``tolerations`` plus each of ``extra`` that none of them already covers."""
+    out = list(tolerations)
+    for tol in extra:
+        if not any(_covers(have, tol) for have in out):
+            out.append(tol)
+    return out
+
+
 def _dedup(tolerations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tol in tolerations:
@@ -281,7 +309,7 @@ def resolve_scheduling(
         mode = "none"
 
     if mode in ("allow", "constrain"):
-        result_tolerations = _dedup([*result_tolerations, *spot_tolerations])
+        result_tolerations = _add_tolerations(result_tolerations, spot_tolerations)
         if mode == "allow" and not spot_tolerations:
             notes.append("no spot tolerations configured: spot nodes are untainted, 'allow' adds nothing")
 

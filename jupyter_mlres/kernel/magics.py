@@ -45,6 +45,7 @@ LINE_USAGE = """\
 %mlrun attach RUN [--detach]                  show a run's view again and return its handle
 %mlrun cancel RUN                             stop a run
 %mlrun preview [NAME] [options]               the manifests for these options (no cell needed)
+%mlrun panel [NAME] [options]                 the resource panel (for the last %%mlrun cell, if any)
 %mlrun settings                               the service settings in effect
 """
 
@@ -144,7 +145,7 @@ class MlresMagics(Magics):
         )
         return self._remember(run)
 
-    def _open_panel(self, args: CellArgs, cell: str) -> Any:
+    def _open_panel(self, args: CellArgs, cell: str | None) -> Any:
         try:
             panel = importlib.import_module("jupyter_mlres.widgets.panel")
         except ImportError:
@@ -171,10 +172,13 @@ class MlresMagics(Magics):
             "attach": self._attach,
             "cancel": self._cancel,
             "preview": self._preview,
+            "panel": self._panel_line,
             "settings": self._show_settings,
         }.get(command)
         if handler is None:
-            raise SpecError("%mlrun", command, ["jobs", "logs", "attach", "cancel", "preview", "settings"])
+            raise SpecError(
+                "%mlrun", command, ["jobs", "logs", "attach", "cancel", "preview", "panel", "settings"]
+            )
         return handler(rest)
 
     @staticmethod
@@ -273,6 +277,10 @@ class MlresMagics(Magics):
             args, body, self.settings, self._user_ns(), getattr(self.shell, "user_ns_hidden", {})
         )
         print(preview_text(fn, self.settings, capture, args, params=args.param_dict), end="")
+
+    def _panel_line(self, tokens: list[str]) -> Any:
+        # Without a cell the panel edits the last %%mlrun cell (the widgets layer decides how).
+        return self._open_panel(parse_cell_args(shlex.join(tokens)), None)
 
     def _show_settings(self, tokens: list[str]) -> None:
         self._options("settings", tokens, set(), set(), 0)
