@@ -276,7 +276,7 @@ def test_logs_follow_prints_until_the_run_ends(
     [
         (
             "frobnicate",
-            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, settings",
+            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, panel, settings",
         ),
         ("logs", "RUN (a run name from `%mlrun jobs`)"),
         ("logs x --tail zero", "logs --tail: invalid value 'zero'"),
@@ -301,9 +301,11 @@ def test_preview_settings_and_help(ip: InteractiveShell, capsys: pytest.CaptureF
     assert "--volume KIND:SOURCE:PATH" in capsys.readouterr().out
 
 
-def test_panel_hook_without_a_panel(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ip.run_cell_magic("mlrun", "--panel", "pass\n") is None
-    assert "panel not available yet" in capsys.readouterr().out
+def test_panel_option_opens_the_panel_bound_to_the_cell(ip: InteractiveShell) -> None:
+    from jupyter_mlres.widgets.panel import ResourcePanel
+
+    panel = ip.run_cell_magic("mlrun", "train --cpu 2 --panel", "pass\n")
+    assert isinstance(panel, ResourcePanel)
 
 
 # -- the SDK ------------------------------------------------------------------------------------
