@@ -45,13 +45,14 @@ __all__ = ["LocalBackend"]
 _RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _POLL_MIN: Final = 0.01
 _POLL_MAX: Final = 0.1
+_TERMINAL_EVENT_GRACE: Final = 2.0
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
 _LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
 # The supervisor's entry point, ``python -c BOOT RUN_DIR``. A run that needs nothing first (no
 # GPUs, no volumes) has its replicas started by launch.py, run by path with the standard library
 # only, before jupyter_mlres is imported: a short job is done sooner. A SIGTERM (cancel) that
-# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres,
-# also when it runs from a source tree, and supervises:
+# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres
+# (also when it runs from a source tree) and supervises:
 # ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR`` does the same minus the head start.
 _SUPERVISOR_BOOT: Final = f"""
 import json, os, signal, sys
@@ -67,7 +68,12 @@ if not os.path.exists(os.path.join(run_dir, "cancel")):
         exec(compile(f.read(), {_LAUNCH_PY!r}, "exec"), launch)
     if launch["can_start_at_once"](plan):
         launched = launch["start_replicas"](run_dir, plan, [], {{}})
-sys.path.insert(0, {_PACKAGE_ROOT!r})
+# jupyter_mlres/__init__ imports the whole public API (core, sdk): the supervisor needs none of
+# it, so it gets the package without running that file (its modules import only what they use).
+import types
+package = types.ModuleType("jupyter_mlres")
+package.__path__ = [{str(Path(_PACKAGE_ROOT) / "jupyter_mlres")!r}]
+sys.modules["jupyter_mlres"] = package
 from jupyter_mlres.backends.local.supervisor import main
 sys.exit(main([run_dir], launched=launched, cancelled=bool(cancelled)))
 """
@@ -115,6 +121,7 @@ class LocalBackend:
         run_dir = self._run_dir(run_id)
         offset = 0
         delay = _POLL_MIN
+        terminal_since: float | None = None
         while True:
             records, offset = read_json_lines(run_dir.events, offset)
             for record in records:
@@ -127,10 +134,11 @@ class LocalBackend:
             if records:
                 delay = _POLL_MIN
                 continue
-            if JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
-                # A terminal status is written before its event: read once more, then stop.
-                records, offset = read_json_lines(run_dir.events, offset)
-                yield from (event_from_record(run_id, r) for r in records)
+            # The terminal status is written just before the terminal event: wait for the event
+            # a little (it is the last one a follower gets), but not forever (a crash between).
+            if terminal_since is None and JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
+                terminal_since = time.monotonic()
+            if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
             delay = _sleep(delay, stop)
 

@@ -58,6 +58,11 @@ def cores_for(index: int, limit: float | None, cpus: list[int]) -> list[int] | N
     return [cpus[(start + i) % len(cpus)] for i in range(wanted)]
 
 
+def replica_devices(devices: list[str], per_replica: int, index: int) -> list[str]:
+    """Replica ``index``'s share of the run's GPUs (a GPU limit is per container)."""
+    return devices[index * per_replica : (index + 1) * per_replica]
+
+
 def free_port() -> int:
     import socket
 
@@ -67,7 +72,7 @@ def free_port() -> int:
         return port
 
 
-def base_env(plan: dict[str, Any], devices: list[str], mount_env: dict[str, str]) -> dict[str, str]:
+def base_env(plan: dict[str, Any], mount_env: dict[str, str]) -> dict[str, str]:
     """The environment every replica shares: the kernel's (minus Jupyter's own) + the job's."""
     env = {
         k: v
@@ -79,7 +84,7 @@ def base_env(plan: dict[str, Any], devices: list[str], mount_env: dict[str, str]
         threads = str(min(cpu_count_for(plan["cpu_limit"]), len(available_cpus())))
         for name in THREAD_ENV_VARS:
             env[name] = threads
-    env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+    env["CUDA_VISIBLE_DEVICES"] = ""  # no GPU unless asked for, as on Kubernetes
     env.update(plan["env"])  # the job's own env wins
     return env
 
@@ -89,7 +94,7 @@ def start_replicas(
 ) -> tuple[list[subprocess.Popen[bytes]], dict[str, str]]:
     """Start every replica (own session, stdout/stderr piped); the processes and the shared env
     plus ``MASTER_PORT`` when there are several replicas."""
-    env = base_env(plan, devices, mount_env)
+    env = base_env(plan, mount_env)
     world = int(plan["replicas"])
     shared = dict(env)
     if world > 1:
@@ -114,6 +119,8 @@ def start_replicas(
                 MASTER_ADDR="127.0.0.1",
                 MASTER_PORT=shared["MASTER_PORT"],
             )
+        if plan["gpus"]:
+            replica_env["CUDA_VISIBLE_DEVICES"] = ",".join(replica_devices(devices, plan["gpus"], index))
         cores = cores_for(index, plan["cpu_limit"], cpus)
         procs.append(
             subprocess.Popen(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from jupyter_mlres.backends.local.launch import THREAD_ENV_VARS, cpu_count_for
-from jupyter_mlres.backends.local.quantities import quantity_value
 from jupyter_mlres.core.errors import SubmitError
 from jupyter_mlres.core.runs import RenderedRun
 from jupyter_mlres.core.settings import Settings
@@ -111,6 +110,9 @@ def build_plan(
     notebook: str = "",
 ) -> Plan:
     """The local plan for ``run``; a run without a Job manifest is a ``SubmitError``."""
+    # Kernel side only: the supervisor reads plans and need not load decimal.
+    from jupyter_mlres.backends.local.quantities import quantity_value
+
     job = _find(run.manifests, "Job")
     if job is None:
         kinds = [m.get("kind") for m in run.manifests]

@@ -172,12 +172,15 @@ class Supervisor:
     # -- GPUs ----------------------------------------------------------------------------------
     def acquire_gpus(self) -> list[str] | None:
         """The devices granted; None when the run ended while waiting (cancelled, impossible)."""
-        count = self.plan.gpus
+        # GPU limits are per container, so per replica: each replica gets its own devices.
+        count = self.plan.gpus * self.plan.replicas
         if count == 0:
             return []
         devices = self.plan.gpu_devices if self.plan.gpu_devices is not None else detect_gpus()
         source = "settings.local_gpu_devices" if self.plan.gpu_devices is not None else "nvidia-smi -L"
         resource = self.plan.gpu_resource
+        if self.plan.replicas > 1:
+            resource += f", {self.plan.gpus} per replica"
         if count > len(devices):
             self.finish_without_start(
                 JobPhase.FAILED,
@@ -265,7 +268,11 @@ class Supervisor:
                 "a watchdog kills a replica whose process tree's RSS goes above it (OOMKilled, exit 137)"
             )
         if plan.gpus:
-            parts.append(f"GPUs: CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}")
+            per_replica = [
+                f"replica {i}: {','.join(launch.replica_devices(devices, self.plan.gpus, i))}"
+                for i in range(world)
+            ]
+            parts.append(f"GPUs (CUDA_VISIBLE_DEVICES): {'; '.join(per_replica)}")
         if world > 1:
             parts.append(f"{world} replicas: MASTER_ADDR=127.0.0.1 MASTER_PORT={env['MASTER_PORT']}")
         self.event("Scheduled", "; ".join(parts) if parts else "no resource limits to apply")
