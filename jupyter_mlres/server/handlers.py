@@ -255,7 +255,7 @@ class LogFollowHandler(MlresHandler):
         deadline = loop.time() + config.follow_max_seconds
         quiet_since = loop.time()
         sent = 0
-        while True:
+        while not pump.stop.is_set():  # set when the browser goes away
             batch, done, error = pump.drain(config.follow_batch_lines)
             if batch:
                 next_offset = batch[-1][0] + 1
@@ -277,7 +277,8 @@ class LogFollowHandler(MlresHandler):
                 await self._comment("keepalive")
                 quiet_since = loop.time()
             await asyncio.sleep(BATCH_SECONDS)
-        self.finish(set_content_type="text/event-stream")
+        if not pump.stop.is_set():
+            self.finish(set_content_type="text/event-stream")
 
     async def _event(self, name: str, data: dict[str, Any]) -> None:
         self.write(f"event: {name}\ndata: {json.dumps(data)}\n\n")

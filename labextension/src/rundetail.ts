@@ -96,57 +96,63 @@ export class RunDetail {
       });
   }
 
+  // Built once and updated in place: rebuilding on every refresh would swallow a click that
+  // lands between a re-render's mousedown and mouseup.
+  private readonly title = el('div', { className: 'jp-mlres-detail-title' });
+  private readonly backend = el('span', { className: 'jp-mlres-backend' });
+  private readonly phase = el('span');
+  private readonly age = el('span', { className: 'jp-mlres-age' });
+  private readonly reason = el('div', { className: 'jp-mlres-reason' });
+  private readonly replicas = el('div', { className: 'jp-mlres-replicas' });
+  private readonly cancelButton = el('button', {
+    className: 'jp-mlres-button jp-mlres-cancel',
+    text: 'Cancel',
+    onClick: () => void this.cancel()
+  });
+  private readonly openButton = el('button', {
+    className: 'jp-mlres-button jp-mlres-open-notebook',
+    text: 'Open notebook',
+    onClick: () => {
+      if (this.run?.notebook) {
+        this.openNotebook(this.run.notebook);
+      }
+    }
+  });
+
   private renderHeader(): void {
     const run = this.run;
-    clear(this.header);
     if (!run) {
       return;
     }
-    const terminal = TERMINAL.has(run.phase);
+    if (!this.header.firstChild) {
+      this.header.append(
+        this.title,
+        el('div', { className: 'jp-mlres-run-meta' }, [this.backend, this.phase, this.age]),
+        this.reason,
+        this.replicas,
+        el('div', { className: 'jp-mlres-actions' }, [this.cancelButton, this.openButton])
+      );
+    }
     const created = Date.parse(run.created);
     const end = run.finished ? Date.parse(run.finished) : Date.now();
-    const actions = el('div', { className: 'jp-mlres-actions' }, [
-      el('button', {
-        className: 'jp-mlres-button jp-mlres-cancel',
-        text: 'Cancel',
-        attrs: terminal ? { disabled: 'true' } : {},
-        onClick: () => void this.cancel()
-      }),
-      run.notebook
-        ? el('button', {
-            className: 'jp-mlres-button jp-mlres-open-notebook',
-            text: 'Open notebook',
-            title: run.notebook,
-            onClick: () => this.openNotebook(run.notebook)
-          })
-        : null
-    ]);
-    const replicas =
-      run.replicas.length > 1
-        ? el(
-            'div',
-            { className: 'jp-mlres-replicas' },
-            run.replicas.map(r =>
-              el('span', { className: phaseClass(r.phase), text: `${r.index}: ${r.phase}${r.reason ? ` (${r.reason})` : ''}` })
-            )
-          )
-        : null;
-    const parts: (HTMLElement | null)[] = [
-      el('div', { className: 'jp-mlres-detail-title', text: run.run_id }),
-      el('div', { className: 'jp-mlres-run-meta' }, [
-        el('span', { className: 'jp-mlres-backend', text: run.backend }),
-        el('span', { className: phaseClass(run.phase), text: run.phase }),
-        el('span', { className: 'jp-mlres-age', text: duration(end - created) })
-      ]),
-      run.reason || run.message ? el('div', { className: 'jp-mlres-reason', text: [run.reason, run.message].filter(Boolean).join(': ') }) : null,
-      replicas,
-      actions
-    ];
-    for (const part of parts) {
-      if (part) {
-        this.header.appendChild(part);
+    this.title.textContent = run.run_id;
+    this.backend.textContent = run.backend;
+    this.phase.className = phaseClass(run.phase);
+    this.phase.textContent = run.phase;
+    this.age.textContent = duration(end - created);
+    this.reason.textContent = [run.reason, run.message].filter(Boolean).join(': ');
+    this.reason.hidden = !this.reason.textContent;
+    clear(this.replicas);
+    if (run.replicas.length > 1) {
+      for (const r of run.replicas) {
+        this.replicas.appendChild(
+          el('span', { className: phaseClass(r.phase), text: `${r.index}: ${r.phase}${r.reason ? ` (${r.reason})` : ''}` })
+        );
       }
     }
+    this.cancelButton.disabled = TERMINAL.has(run.phase);
+    this.openButton.hidden = !run.notebook;
+    this.openButton.title = run.notebook;
   }
 
   private renderEvents(events: IEvent[]): void {

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import act, cell_source, create_notebook, open_lab, select_cell, show_sidebar
+from tests.browser.helpers import (
+    act,
+    create_notebook,
+    open_lab,
+    record_alerts,
+    select_cell,
+    show_sidebar,
+    wait_cell_source,
+    wait_notebook,
+)
 from tests.support.labserver import LabServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -16,8 +25,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def test_lists_follows_cancels_and_survives_reload(page: Page, lab: LabServer, artifacts: Path) -> None:
-    alerts: list[str] = []
-    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    alerts = record_alerts(page)
     lab.request("POST", "mlres-test/runs", {"run_id": "prep-data-1", "function": "prep"})
     lab.request("POST", "mlres-test/runs", {"run_id": "train-gpu-7", "function": "train", "replicas": 2})
     act(lab, "prep-data-1", "finish")
@@ -95,10 +103,10 @@ def test_resources_form_rewrites_the_active_cells_magic_line(
         ["import numpy as np", "%%mlrun train --cpu 1 --volume pvc:data:/data\nprint('training')"],
     )
     open_lab(page, lab, "size-me.ipynb")
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.content?.widgets?.length === 2")
+    wait_notebook(page, "size-me.ipynb", 2)
     form = page.locator(".jp-mlres-form")
 
-    select_cell(page, 1)  # selecting a %%mlrun cell fills the form from its line
+    select_cell(page, "size-me.ipynb", 1)  # selecting a %%mlrun cell fills the form from its line
     expect(page.locator(".jp-mlres-target")).to_contain_text("%%mlrun train --cpu 1")
     expect(form.locator('[name="cpu"]')).to_have_value("1")
     expect(form.locator('[name="memory"]')).to_have_value("")
@@ -113,19 +121,12 @@ def test_resources_form_rewrites_the_active_cells_magic_line(
     expect(page.locator(".jp-mlres-preview")).to_contain_text("memory: 2Gi")
     page.locator(".jp-mlres-apply").click()
     expected = "%%mlrun train --cpu 1 --memory 2Gi --volume pvc:data:/data --spot allow\nprint('training')"
-    page.wait_for_function(
-        "(want) => window.jupyterapp.shell.currentWidget.content.widgets[1].model.sharedModel.getSource() === want",
-        arg=expected,
-    )
-    assert cell_source(page, 1) == expected
+    wait_cell_source(page, "size-me.ipynb", 1, expected)
     page.screenshot(path=str(artifacts / "sidebar-resources.png"))
 
-    select_cell(page, 0)  # a cell without the magic: Apply adds one
+    select_cell(page, "size-me.ipynb", 0)  # a cell without the magic: Apply adds one
     expect(page.locator(".jp-mlres-target")).to_contain_text("no %%mlrun line")
     expect(form.locator('[name="cpu"]')).to_have_value("")
     form.locator('[name="gpus"]').fill("1")
     page.locator(".jp-mlres-apply").click()
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel.getSource().startsWith('%%mlrun')"
-    )
-    assert cell_source(page, 0) == "%%mlrun --gpus 1\nimport numpy as np"
+    wait_cell_source(page, "size-me.ipynb", 0, "%%mlrun --gpus 1\nimport numpy as np")

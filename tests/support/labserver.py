@@ -85,6 +85,22 @@ class LabServer:
             connection.close()
         return "; ".join(c.split(";")[0] for c in cookies)
 
+    def open_stream(self, path: str, *, expect: int | tuple[int, ...] = 200) -> Any:
+        """Open ``path`` and return the response once its headers arrived (None for an error
+        status in ``expect``)."""
+        allowed = (expect,) if isinstance(expect, int) else expect
+        request = urllib.request.Request(self.url + path.lstrip("/"))
+        request.add_header("Authorization", f"token {self.token}")
+        try:
+            reply = urllib.request.urlopen(request, timeout=30)
+        except urllib.error.HTTPError as error:
+            error.read()
+            if error.code not in allowed:
+                raise AssertionError(f"{path}: HTTP {error.code}, expected {allowed}") from None
+            return None
+        assert reply.status in allowed
+        return reply
+
     def stream(self, path: str, *, timeout: float = 30) -> Iterator[tuple[str, Any]]:
         """Server-sent events from ``path`` as (event name, decoded data)."""
         request = urllib.request.Request(self.url + path.lstrip("/"))
