@@ -87,7 +87,7 @@ class MlresMagics(Magics):
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = get_settings()
+            self._settings = get_settings(getattr(self.shell, "config", None))
         return self._settings
 
     @settings.setter

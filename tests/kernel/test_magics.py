@@ -253,12 +253,30 @@ def test_jobs_logs_cancel_and_attach(
     assert attached.wait(timeout=10) == JobPhase.CANCELLED
 
 
+def test_logs_follow_prints_until_the_run_ends(
+    ip: InteractiveShell, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ip.run_cell_magic("mlrun", "--backend fake --detach", "pass\n")
+    fake.emit_log(run.name, "early")
+    capsys.readouterr()
+
+    def later(run_id: RunId) -> None:
+        time.sleep(0.3)
+        fake.emit_log(run_id, "late", replica=1)
+        fake.finish(run_id)
+
+    driver = _drive(fake, later)
+    ip.run_line_magic("mlrun", f"logs {run.name} --follow")
+    driver.join()
+    assert capsys.readouterr().out.splitlines() == ["early", "[1] late"]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
         (
             "frobnicate",
-            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, settings",
+            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, panel, settings",
         ),
         ("logs", "RUN (a run name from `%mlrun jobs`)"),
         ("logs x --tail zero", "logs --tail: invalid value 'zero'"),
@@ -283,9 +301,11 @@ def test_preview_settings_and_help(ip: InteractiveShell, capsys: pytest.CaptureF
     assert "--volume KIND:SOURCE:PATH" in capsys.readouterr().out
 
 
-def test_panel_hook_without_a_panel(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ip.run_cell_magic("mlrun", "--panel", "pass\n") is None
-    assert "panel not available yet" in capsys.readouterr().out
+def test_panel_option_opens_the_panel_bound_to_the_cell(ip: InteractiveShell) -> None:
+    from jupyter_mlres.widgets.panel import ResourcePanel
+
+    panel = ip.run_cell_magic("mlrun", "train --cpu 2 --panel", "pass\n")
+    assert isinstance(panel, ResourcePanel)
 
 
 # -- the SDK ------------------------------------------------------------------------------------
