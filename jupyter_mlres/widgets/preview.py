@@ -254,4 +254,5 @@ def lines_to_html(lines: Sequence[PreviewLine], changed: frozenset[int] = frozen
         if line.comment:
             body += f'  <span class="mlres-comment"># {html.escape(line.comment)}</span>'
         parts.append(f'<span class="{css}">{body or " "}</span>')
-    return '<pre class="mlres-preview">' + "\n".join(parts) + "</pre>"
+    # Each line is a block already: newlines between them would double the spacing.
+    return '<pre class="mlres-preview">' + "".join(parts) + "</pre>"
