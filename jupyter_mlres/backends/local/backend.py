@@ -231,7 +231,11 @@ class LocalBackend:
         for name, data in run.binary_files.items():
             _safe_child(run_dir.code, name).write_bytes(data)
         write_json_atomic(run_dir.manifests, list(run.manifests))
-        plan = build_plan(run, self.settings, run_dir=run_dir.path, python=self.python, cwd=os.getcwd())
+        # Jupyter Server tells a notebook's kernel its path; the sidebar offers to open it.
+        notebook = os.environ.get("JPY_SESSION_NAME", "")
+        plan = build_plan(
+            run, self.settings, run_dir=run_dir.path, python=self.python, cwd=os.getcwd(), notebook=notebook
+        )
         plan.not_honoured = [
             f"{item} (runs with {self.python})" if item.startswith("container.image=") else item
             for item in plan.not_honoured
