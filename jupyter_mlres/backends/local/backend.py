@@ -201,7 +201,7 @@ class LocalBackend:
     def result(self, run_id: RunId) -> Any:
         run_dir = self._run_dir(run_id)
         path = run_dir.result(0)
-        if not path.exists():
+        if self._status_record(run_dir)["phase"] != JobPhase.SUCCEEDED.value or not path.exists():
             return None
         try:
             payload = read_json(path)
