@@ -189,7 +189,7 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self.copy_button.on_click(lambda _b: self.copy_magic())
         self.reset_button = w.Button(description="Reset", icon="undo")
         self.reset_button.on_click(lambda _b: self.reset())
-        self.magic_line = w.Text(value="", layout=w.Layout(width="100%", display="none"))
+        self.magic_line = w.Text(value="", layout=w.Layout(width="98%", display="none"))
         self.magic_line.add_class("mlres-magic")
         self.job_view = w.VBox([])
         self.job_view.add_class("mlres-job-view")

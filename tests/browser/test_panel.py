@@ -89,3 +89,9 @@ def test_panel_edit_preview_and_run(page: Page, panel_lab: LabServer, artifacts:
     panel.locator(".mlres-run").click()
     expect(panel.locator(".mlres-job-view")).to_contain_text("Succeeded", timeout=90_000)
     page.screenshot(path=str(artifacts / "panel.png"), full_page=True)
+
+    # Theme variables only: the dark theme needs nothing of its own.
+    panel.locator(".mlres-preview-box").scroll_into_view_if_needed()
+    command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+    expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
+    page.screenshot(path=str(artifacts / "panel-dark.png"))
