@@ -20,7 +20,8 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from traitlets import Dict, Int, List, TraitError, TraitType, Unicode
+from traitlets import Any as TraitAny
+from traitlets import Bool, Dict, Float, Int, List, TraitError, TraitType, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
 
@@ -49,8 +50,12 @@ def _trait_for(name: str) -> TraitType[Any, Any]:
         trait = Dict(default_value=None, allow_none=True, help=help_text)
     elif origin is Sequence:
         trait = List(default_value=None, allow_none=True, help=help_text)
-    else:  # pragma: no cover - every Settings field maps to one of the above
-        raise TypeError(f"no trait for Settings.{name}: {hint}")
+    elif base is bool:
+        trait = Bool(None, allow_none=True, help=help_text)
+    elif base is float:
+        trait = Float(None, allow_none=True, help=help_text)
+    else:  # a field type added later: Settings.from_dict still validates what it can
+        trait = TraitAny(None, allow_none=True, help=help_text)
     return trait.tag(config=True)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.function import KINDS, RESERVED_KINDS
+from jupyter_mlres.core.resources import DEFAULT_GPU_TYPE
 
 __all__ = [
     "KINDS",
@@ -32,9 +33,11 @@ __all__ = [
     "CellArgs",
     "apply_cell_args",
     "format_param_value",
+    "function_to_cell_args",
     "parse_cell_args",
     "parse_param_value",
     "to_magic_line",
+    "unexpressed",
     "usage",
 ]
 
@@ -561,3 +564,64 @@ def _apply_gpus(fn: Any, args: CellArgs) -> None:
     else:
         gpu_type = args.gpu_type
         _relabel("--gpu-type", gpu_type, lambda: fn.gpus(count, gpu_type=gpu_type))
+
+
+# -- a Function back to a line ----------------------------------------------------------------
+
+
+def function_to_cell_args(fn: Any) -> CellArgs:
+    """The :class:`CellArgs` that rebuild ``fn``'s spec (the panel's "copy as %%mlrun").
+
+    A line cannot express everything the Python API can; :func:`unexpressed` names what this
+    leaves out (affinity, tolerations, node name, env from secrets, volume names, auto-mount).
+    """
+    spec = fn.spec
+    resources = spec.resources
+    requests, limits = resources.get("requests", {}), resources.get("limits", {})
+    gpu_keys = [k for k in limits if k not in ("cpu", "memory")]
+    gpus = int(limits[gpu_keys[0]]) if gpu_keys else None
+    gpu_type = getattr(spec, "gpu_model", None) or (gpu_keys[0] if gpu_keys else None)
+    if gpu_type == DEFAULT_GPU_TYPE:
+        gpu_type = None
+    replicas: int | tuple[int, int] | None = spec.replicas
+    if spec.min_replicas is not None or spec.max_replicas is not None:
+        replicas = (spec.min_replicas or 0, spec.max_replicas or max(1, spec.min_replicas or 1))
+
+    def pair(name: str) -> tuple[str | None, str | None] | None:
+        request, limit = requests.get(name), limits.get(name)
+        return None if request is None and limit is None else (request, limit)
+
+    return CellArgs(
+        name=fn.name,
+        handler=spec.handler,
+        image=spec.image,
+        kind=None if fn.kind == "job" else fn.kind,
+        cpu=pair("cpu"),
+        memory=pair("memory"),
+        gpus=gpus,
+        gpu_type=gpu_type,
+        replicas=replicas,
+        volumes=tuple(m.to_text() for m in spec.mounts),
+        spot=spec.preemption_mode,
+        priority=spec.priority_class_name,
+        node_selector=tuple(spec.node_selector.items()),
+        env=tuple((e["name"], e["value"]) for e in spec.env if "value" in e),
+    )
+
+
+def unexpressed(fn: Any) -> list[str]:
+    """Parts of ``fn``'s spec that :func:`function_to_cell_args` cannot carry into a line."""
+    spec = fn.spec
+    left: list[str] = []
+    if spec.node_name:
+        left.append("spec.node_name")
+    if spec.affinity:
+        left.append("spec.affinity")
+    if spec.tolerations:
+        left.append("spec.tolerations")
+    left.extend(f"spec.env.{e['name']} (from a secret)" for e in spec.env if "value" not in e)
+    if spec.auto_mount:
+        left.append("auto_mount()")
+    if not spec.use_default_resources:
+        left.append("with_default_resources(False)")
+    return left

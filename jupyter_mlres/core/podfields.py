@@ -10,8 +10,9 @@ A small schema (:data:`_SCHEMA`, the Kubernetes field names involved) drives the
 that keys which are *data* — the label keys inside ``matchLabels`` — are never rewritten, and an
 unknown or misspelled field is an error naming its path instead of a silently ignored key.
 Semantic checks follow the API server's validation (``ValidateTolerations``,
-``ValidateNodeSelector``, ``ValidateAffinity``); one check is stricter on purpose: a node
-selector term with no expression matches no node at all, so it is rejected.
+``ValidateNodeSelector``, ``ValidateAffinity``). A few checks are stricter on purpose, because
+what they reject can never match a node: a node selector term with no expression, an ``In`` /
+``NotIn`` value that is not a valid label value, a ``Gt`` / ``Lt`` value that is not an integer.
 """
 
 from __future__ import annotations
@@ -119,8 +120,19 @@ def to_wire(value: object) -> object:
     return value
 
 
+_PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, tuple, type(None)})
+
+
+def _plain(value: object) -> object:
+    """A client model as plain data; anything else unchanged (models are rare, dicts common)."""
+    if type(value) in _PLAIN_TYPES or isinstance(value, (str, int, float, Mapping, list, tuple)):
+        return value
+    return to_wire(value)
+
+
 def _convert(value: object, kind: str, path: str) -> Any:
-    """Convert ``value`` (already plain data) to the wire shape of ``kind``, checking types."""
+    """Convert ``value`` to the wire shape of ``kind``, checking types; always a fresh copy."""
+    value = _plain(value)
     if kind == "str":
         if not isinstance(value, str):
             raise SpecError(path, value, "a string")
@@ -151,7 +163,8 @@ def _convert(value: object, kind: str, path: str) -> Any:
 
 
 def _convert_object(value: object, type_name: str, path: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
+    value = _plain(value)
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SpecError(path, value, f"a {type_name} (a kubernetes client model or a dict)")
     spellings = _SPELLINGS[type_name]
     fields = _SCHEMA[type_name]
@@ -213,7 +226,7 @@ def _check_toleration(tol: dict[str, Any], path: str) -> dict[str, Any]:
 
 def normalize_toleration(value: object, path: str) -> dict[str, Any]:
     """One toleration (model or dict) -> its canonical camelCase dict, validated."""
-    tol = _convert_object(to_wire(value), "Toleration", path)
+    tol = _convert_object(value, "Toleration", path)
     return _check_toleration(tol, path)
 
 
@@ -339,6 +352,7 @@ def normalize_affinity(value: object, path: str) -> dict[str, Any]:
     """
     if value is None:
         return {}
-    affinity = _convert_object(to_wire(value), "Affinity", path)
+    affinity = _convert_object(value, "Affinity", path)
     _check_affinity(affinity, path)
-    return affinity
+    # An empty nodeAffinity/podAffinity says nothing; dropping it keeps previews clean.
+    return {kind: part for kind, part in affinity.items() if part}

@@ -288,8 +288,17 @@ def mount_shm(size: object = "1Gi", volume_name: str = "shm") -> Mount:
     return Mount(volume, ({"mountPath": "/dev/shm"},), "shm", str(quantity))
 
 
-def auto_mount() -> Mount:
-    """Ask for the service's default volume (``Settings.default_volume``) even in ``manual`` mode."""
+def auto_mount(pvc_name: str = "", volume_mount_path: str = "", volume_name: str | None = None) -> Mount:
+    """Ask for the service's default volume (``Settings.default_volume``) even in ``manual`` mode.
+
+    As in MLRun, ``auto_mount(pvc_name, volume_mount_path)`` mounts that claim instead.
+    """
+    if pvc_name or volume_mount_path:
+        if not (pvc_name and volume_mount_path):
+            raise SpecError(
+                "volumes.pvc_name", pvc_name or None, "both pvc_name and volume_mount_path, or neither"
+            )
+        return mount_pvc(pvc_name, volume_name or "shared-persistency", volume_mount_path)
     return Mount({"name": "auto"}, (), "auto")
 
 

@@ -104,11 +104,15 @@ class Capture:
 
 
 def free_names(source: str, filename: str = "<cell>") -> list[str]:
-    """Names ``source`` reads but never binds at module level (including reads from inside its
-    functions and classes), in order of first use. Raises ``SyntaxError``."""
+    """Names ``source`` reads but does not bind first at module level (including reads from
+    inside its functions and classes), in order of first use. ``df = df.dropna()`` reads the
+    notebook's ``df`` before binding its own, so ``df`` is free. Raises ``SyntaxError``."""
     table = symtable.symtable(source, filename, "exec")
+    tree = ast.parse(source)
     bound = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-    used: set[str] = set()
+    early = _read_before_bound(tree.body)
+    bound -= early
+    used: set[str] = set(early)
 
     def visit(t: symtable.SymbolTable) -> None:
         for s in t.get_symbols():
@@ -120,11 +124,99 @@ def free_names(source: str, filename: str = "<cell>") -> list[str]:
 
     visit(table)
     positions: dict[str, tuple[int, int]] = {}
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in used:
             where = (node.lineno, node.col_offset)
             positions[node.id] = min(positions.get(node.id, where), where)
     return sorted(used, key=lambda n: (positions.get(n, (0, 0)), n))
+
+
+def _read_before_bound(body: list[ast.stmt]) -> set[str]:
+    """Module-level names whose first use, in execution order, is a read."""
+    first: dict[str, str] = {}
+
+    def touch(names: Iterable[str], how: str) -> None:
+        for name in names:
+            first.setdefault(name, how)
+
+    def loads(*nodes: ast.AST | None) -> None:
+        for node in nodes:
+            if node is not None:
+                touch(_names(node, ast.Load), "load")
+
+    def stores(*nodes: ast.AST | None) -> None:
+        for node in nodes:
+            if node is not None:
+                touch(_names(node, ast.Store), "store")
+
+    def scan(statements: list[ast.stmt]) -> None:
+        for st in statements:
+            if isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef):
+                loads(*st.decorator_list, *st.args.defaults, *(d for d in st.args.kw_defaults if d))
+                touch([st.name], "store")
+            elif isinstance(st, ast.ClassDef):
+                loads(*st.decorator_list, *st.bases, *(k.value for k in st.keywords))
+                touch([st.name], "store")
+            elif isinstance(st, ast.Assign):
+                loads(st.value)
+                stores(*st.targets)
+            elif isinstance(st, ast.AugAssign):
+                loads(st.value)
+                touch(_names(st.target, ast.Store), "load")
+            elif isinstance(st, ast.AnnAssign):
+                loads(st.value)
+                stores(st.target)
+            elif isinstance(st, ast.For | ast.AsyncFor):
+                loads(st.iter)
+                stores(st.target)
+                scan(st.body)
+                scan(st.orelse)
+            elif isinstance(st, ast.If | ast.While):
+                loads(st.test)
+                scan(st.body)
+                scan(st.orelse)
+            elif isinstance(st, ast.With | ast.AsyncWith):
+                for item in st.items:
+                    loads(item.context_expr)
+                    stores(item.optional_vars)
+                scan(st.body)
+            elif isinstance(st, ast.Try):
+                scan(st.body)
+                for handler in st.handlers:
+                    loads(handler.type)
+                    if handler.name:
+                        touch([handler.name], "store")
+                    scan(handler.body)
+                scan(st.orelse)
+                scan(st.finalbody)
+            elif isinstance(st, ast.Import | ast.ImportFrom):
+                touch(((a.asname or a.name).split(".")[0] for a in st.names), "store")
+            else:
+                loads(st)
+                stores(st)
+
+    scan(body)
+    return {name for name, how in first.items() if how == "load"}
+
+
+def _names(node: ast.AST, ctx: type[ast.expr_context]) -> list[str]:
+    """Names in ``node`` with context ``ctx``, in source order, outside nested scopes."""
+    found: list[tuple[int, int, str]] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        # Own scopes (symtable reports what they read), except what runs in the enclosing one:
+        # a comprehension's first iterable and a lambda's defaults.
+        if isinstance(current, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            stack.append(current.generators[0].iter)
+            continue
+        if isinstance(current, ast.Lambda):
+            stack.extend(d for d in (*current.args.defaults, *current.args.kw_defaults) if d is not None)
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, ctx):
+            found.append((current.lineno, current.col_offset, current.id))
+        stack.extend(ast.iter_child_nodes(current))
+    return [name for _line, _col, name in sorted(found)]
 
 
 class _StdlibPickler(pickle.Pickler):

@@ -90,6 +90,7 @@ class TextField:
     ) -> None:
         self.flag = flag
         self.input = _text(placeholder, width="16em")
+        self.input.add_class(f"mlres-{flag.strip('-')}")
         self.badge = _badge()
         self.error = error_label()
         self.row = w.HBox([_label(label), self.input, w.HTML(html.escape(unit)), self.badge])
@@ -119,6 +120,9 @@ class RequestLimitField:
         self.flag = flag
         self.request = _text()
         self.limit = _text()
+        # Classes name the inputs for styling and for browser tests.
+        self.request.add_class(f"mlres-{flag.strip('-')}-request")
+        self.limit.add_class(f"mlres-{flag.strip('-')}-limit")
         self.badge = _badge()
         self.error = error_label()
         self.row = w.HBox(
@@ -163,7 +167,8 @@ class ChoiceField:
     def __init__(self, label: str, flag: str, choices: Sequence[Choice], on_change: OnChange) -> None:
         self.flag = flag
         options = [(label, INHERIT if value is None else value) for label, value in choices]
-        self.dropdown = w.Dropdown(options=options, value=options[0][1], layout=w.Layout(width="22em"))
+        self.dropdown = w.Dropdown(options=options, value=options[0][1], layout=w.Layout(width="26em"))
+        self.dropdown.add_class(f"mlres-{flag.strip('-')}")
         self.explain = w.HTML("")
         self.explain.add_class("mlres-explain")
         self.error = error_label()

@@ -176,7 +176,7 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self.view = w.ToggleButtons(
             options=[("pod spec", "pod"), ("manifests", "manifests")],
             value="pod",
-            style={"button_width": "6em"},
+            style={"button_width": "7.5em"},
         )
         self.view.observe(on, names="value")
         self.preview = w.HTML("")
@@ -192,6 +192,13 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self.magic_line = w.Text(value="", layout=w.Layout(width="100%", display="none"))
         self.magic_line.add_class("mlres-magic")
         self.job_view = w.VBox([])
+        self.job_view.add_class("mlres-job-view")
+        for button, css in (
+            (self.run_button, "run"),
+            (self.copy_button, "copy"),
+            (self.reset_button, "reset"),
+        ):
+            button.add_class(f"mlres-{css}")
 
         form = w.VBox(
             [
@@ -224,6 +231,9 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self._loading = True
         try:
             self._passthrough = args
+            if args.name and args.name != self._base.name:
+                # The name is the line's, not a field: it names the function the panel renders.
+                self._base.metadata.name = new_function(args.name).name
             self.cpu.set(args.cpu)
             self.memory.set(args.memory)
             self.gpus.set(None if args.gpus is None else str(args.gpus))

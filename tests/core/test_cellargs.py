@@ -6,7 +6,7 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlres.core.cellargs import (
@@ -14,9 +14,11 @@ from jupyter_mlres.core.cellargs import (
     CellArgs,
     apply_cell_args,
     format_param_value,
+    function_to_cell_args,
     parse_cell_args,
     parse_param_value,
     to_magic_line,
+    unexpressed,
 )
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.function import new_function
@@ -153,7 +155,7 @@ cell_args = st.builds(
 
 
 @given(cell_args)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_write_back_round_trips(args: CellArgs) -> None:
     assert parse_cell_args(to_magic_line(args)) == args
 
@@ -211,3 +213,48 @@ def test_apply_errors_are_relabelled_with_the_option(line: str, path: str, value
         apply_cell_args(new_function("x"), parse_cell_args(line))
     assert info.value.path == path
     assert info.value.value == value
+
+
+# -- a Function back to a line ------------------------------------------------------------------
+
+
+def _spec_view(fn: Any) -> tuple[Any, ...]:
+    s = fn.spec
+    return (
+        fn.name,
+        fn.kind,
+        s.handler,
+        s.image,
+        s.resources,
+        s.gpu_model,
+        s.replicas,
+        s.min_replicas,
+        s.max_replicas,
+        [m.to_text() for m in s.mounts],
+        s.preemption_mode,
+        s.priority_class_name,
+        s.node_selector,
+        s.env,
+    )
+
+
+@given(cell_args)
+@settings(max_examples=150, deadline=None)
+def test_function_to_line_and_back_rebuilds_the_same_spec(args: CellArgs) -> None:
+    try:
+        fn = apply_cell_args(new_function(args.name or "job", args.kind or "job"), args)
+    except SpecError:
+        assume(False)
+    line = to_magic_line(function_to_cell_args(fn))
+    again = parse_cell_args(line)
+    rebuilt = apply_cell_args(new_function(again.name or "job", again.kind or "job"), again)
+    assert _spec_view(rebuilt) == _spec_view(fn)
+    assert unexpressed(fn) == []
+
+
+def test_what_a_line_cannot_say_is_named() -> None:
+    fn = new_function("x").with_node_selection(
+        node_name="n1", tolerations=[{"key": "k", "operator": "Exists"}]
+    )
+    fn.set_env_from_secret("TOKEN", "creds", "token")
+    assert unexpressed(fn) == ["spec.node_name", "spec.tolerations", "spec.env.TOKEN (from a secret)"]

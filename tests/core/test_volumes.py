@@ -209,3 +209,12 @@ def test_mount_is_an_mlrun_style_modifier() -> None:
     assert mlres.mount_shm("1Gi")(fn) is fn
     assert fn.spec.volumes[0]["name"] == "shm"
     assert dataclasses.is_dataclass(mlres.mount_shm())
+
+
+def test_auto_mount_with_a_claim_mounts_it_as_mlrun_does() -> None:
+    fn = _fn().apply(mlres.auto_mount(pvc_name="shared", volume_mount_path="/shared"))
+    assert _user_volumes(_pod(fn)) == [
+        {"name": "shared-persistency", "persistentVolumeClaim": {"claimName": "shared"}}
+    ]
+    with pytest.raises(SpecError):
+        mlres.auto_mount(pvc_name="shared")

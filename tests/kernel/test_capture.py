@@ -121,3 +121,10 @@ def test_unpicklable_values_are_a_clear_error(ip: InteractiveShell) -> None:
 def test_syntax_errors_name_the_line(ip: InteractiveShell) -> None:
     with pytest.raises(SpecError, match="syntax error on line 2"):
         capture_cell("x = 1\nif x\n", {})
+
+
+def test_names_read_before_the_cell_binds_them_come_from_the_notebook(ip: InteractiveShell) -> None:
+    body = "rows = [r for r in rows if r > 1]\ncount += len(rows)\nlimit = 3\nprint(limit)\n"
+    assert free_names(body) == ["rows", "count", "len", "print"]
+    capture = _capture(ip, "rows = [1, 2, 3]\ncount = 10\nlimit = 99", body)
+    assert capture.values == {"rows": [1, 2, 3], "count": 10}  # type: ignore[attr-defined]

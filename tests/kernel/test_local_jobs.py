@@ -130,5 +130,5 @@ def test_flood_of_a_million_lines_keeps_every_line_and_bounds_the_view(
     # At most 4 widget values change per refresh, refreshes at most every 0.25 s (+ widget setup).
     assert len(comm_messages) <= 4 * (elapsed / 0.25 + 2) + 30
     assert max(comm_messages) < 64 * 1024
-    # The kernel keeps a bounded tail, not the million lines (that alone would be >100 MB).
-    assert rss_growth < 100 * 1024 * 1024
+    # The kernel keeps a bounded tail, not the million lines (that alone would be >200 MB).
+    assert rss_growth < 150 * 1024 * 1024

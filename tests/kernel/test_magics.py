@@ -31,6 +31,12 @@ def _drive(fake: FakeBackend, script: Callable[[RunId], None]) -> threading.Thre
     return thread
 
 
+def _interrupt_while_watching(run_id: RunId) -> None:
+    # Submitted; give the cell a moment to reach its blocking wait, then press "interrupt".
+    time.sleep(0.3)
+    _thread.interrupt_main()
+
+
 def _succeed(fake: FakeBackend, *lines: str, result: object = None) -> Callable[[RunId], None]:
     def script(run_id: RunId) -> None:
         fake.start(run_id)
@@ -201,10 +207,9 @@ def test_stream_mode_prints_log_lines_as_they_come_and_counts_what_it_skips(
 def test_interrupting_the_watch_detaches_and_says_how_to_cancel(
     ip: InteractiveShell, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    timer = threading.Timer(0.3, _thread.interrupt_main)
-    timer.start()
+    interrupter = _drive(fake, _interrupt_while_watching)
     run = ip.run_cell_magic("mlrun", "--backend fake", "pass\n")
-    timer.join()
+    interrupter.join()
     out = capsys.readouterr().out
     assert f"Interrupted: {run.name} keeps running on fake" in out
     assert f"`%mlrun cancel {run.name}` or run.cancel()" in out
@@ -216,10 +221,9 @@ def test_interrupt_can_cancel_when_configured(
     ip: InteractiveShell, magics: MlresMagics, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
     magics.cancel_on_interrupt = True
-    timer = threading.Timer(0.3, _thread.interrupt_main)
-    timer.start()
+    interrupter = _drive(fake, _interrupt_while_watching)
     run = ip.run_cell_magic("mlrun", "--backend fake", "pass\n")
-    timer.join()
+    interrupter.join()
     assert fake.cancelled == [run.name]
     assert f"cancelled {run.name}" in capsys.readouterr().out
 
@@ -253,12 +257,30 @@ def test_jobs_logs_cancel_and_attach(
     assert attached.wait(timeout=10) == JobPhase.CANCELLED
 
 
+def test_logs_follow_prints_until_the_run_ends(
+    ip: InteractiveShell, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ip.run_cell_magic("mlrun", "--backend fake --detach", "pass\n")
+    fake.emit_log(run.name, "early")
+    capsys.readouterr()
+
+    def later(run_id: RunId) -> None:
+        time.sleep(0.3)
+        fake.emit_log(run_id, "late", replica=1)
+        fake.finish(run_id)
+
+    driver = _drive(fake, later)
+    ip.run_line_magic("mlrun", f"logs {run.name} --follow")
+    driver.join()
+    assert capsys.readouterr().out.splitlines() == ["early", "[1] late"]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
         (
             "frobnicate",
-            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, settings",
+            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, panel, settings",
         ),
         ("logs", "RUN (a run name from `%mlrun jobs`)"),
         ("logs x --tail zero", "logs --tail: invalid value 'zero'"),
@@ -283,9 +305,11 @@ def test_preview_settings_and_help(ip: InteractiveShell, capsys: pytest.CaptureF
     assert "--volume KIND:SOURCE:PATH" in capsys.readouterr().out
 
 
-def test_panel_hook_without_a_panel(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ip.run_cell_magic("mlrun", "--panel", "pass\n") is None
-    assert "panel not available yet" in capsys.readouterr().out
+def test_panel_option_opens_the_panel_bound_to_the_cell(ip: InteractiveShell) -> None:
+    from jupyter_mlres.widgets.panel import ResourcePanel
+
+    panel = ip.run_cell_magic("mlrun", "train --cpu 2 --panel", "pass\n")
+    assert isinstance(panel, ResourcePanel)
 
 
 # -- the SDK ------------------------------------------------------------------------------------

@@ -45,13 +45,38 @@ __all__ = ["LocalBackend"]
 _RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _POLL_MIN: Final = 0.01
 _POLL_MAX: Final = 0.1
+_TERMINAL_EVENT_GRACE: Final = 2.0
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
-# ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR``, importing this very copy of
-# jupyter_mlres (also when it runs from a source tree rather than an installed package).
-_SUPERVISOR_BOOT: Final = (
-    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
-    "from jupyter_mlres.backends.local.supervisor import main; sys.exit(main())"
-)
+_LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
+# The supervisor's entry point, ``python -c BOOT RUN_DIR``. A run that needs nothing first (no
+# GPUs, no volumes) has its replicas started by launch.py, run by path with the standard library
+# only, before jupyter_mlres is imported: a short job is done sooner. A SIGTERM (cancel) that
+# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres
+# (also when it runs from a source tree) and supervises:
+# ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR`` does the same minus the head start.
+_SUPERVISOR_BOOT: Final = f"""
+import json, os, signal, sys
+cancelled = []
+signal.signal(signal.SIGTERM, lambda *_: cancelled.append(True))
+run_dir = sys.argv[1]
+launched = None
+if not os.path.exists(os.path.join(run_dir, "cancel")):
+    with open(os.path.join(run_dir, "plan.json"), encoding="utf-8") as f:
+        plan = json.load(f)
+    launch = {{"__name__": "mlres_launch"}}
+    with open({_LAUNCH_PY!r}, encoding="utf-8") as f:
+        exec(compile(f.read(), {_LAUNCH_PY!r}, "exec"), launch)
+    if launch["can_start_at_once"](plan):
+        launched = launch["start_replicas"](run_dir, plan, [], {{}})
+# jupyter_mlres/__init__ imports the whole public API (core, sdk): the supervisor needs none of
+# it, so it gets the package without running that file (its modules import only what they use).
+import types
+package = types.ModuleType("jupyter_mlres")
+package.__path__ = [{str(Path(_PACKAGE_ROOT) / "jupyter_mlres")!r}]
+sys.modules["jupyter_mlres"] = package
+from jupyter_mlres.backends.local.supervisor import main
+sys.exit(main([run_dir], launched=launched, cancelled=bool(cancelled)))
+"""
 _SUPERVISOR_START_GRACE: Final = 30.0
 """Seconds a run may sit without a recorded supervisor before it counts as lost."""
 
@@ -96,6 +121,7 @@ class LocalBackend:
         run_dir = self._run_dir(run_id)
         offset = 0
         delay = _POLL_MIN
+        terminal_since: float | None = None
         while True:
             records, offset = read_json_lines(run_dir.events, offset)
             for record in records:
@@ -108,10 +134,11 @@ class LocalBackend:
             if records:
                 delay = _POLL_MIN
                 continue
-            if JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
-                # A terminal status is written before its event: read once more, then stop.
-                records, offset = read_json_lines(run_dir.events, offset)
-                yield from (event_from_record(run_id, r) for r in records)
+            # The terminal status is written just before the terminal event: wait for the event
+            # a little (it is the last one a follower gets), but not forever (a crash between).
+            if terminal_since is None and JobPhase(self._status_record(run_dir)["phase"]).is_terminal:
+                terminal_since = time.monotonic()
+            if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
             delay = _sleep(delay, stop)
 
@@ -300,18 +327,17 @@ class LocalBackend:
             record: StatusRecord = read_json(run_dir.status)
             if JobPhase(record["phase"]).is_terminal:
                 return record  # it finished after all, just now
-            for replica in record["replicas"]:
-                if process_alive(replica["pid"], replica["pid_started"]) and replica["pid"]:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(replica["pid"], signal.SIGKILL)
+            for pid in _replica_pids(run_dir, record):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             GpuAllocator(run_dir.gpu_state).release(record["run_id"])
             if run_dir.cancel_request.exists():
                 phase, reason, message = JobPhase.CANCELLED, "Cancelled", "cancelled by the user"
             else:
-                pid = supervisor[0] if supervisor else "?"
+                who = f"pid {supervisor[0]}" if supervisor else "never started"
                 phase, reason = JobPhase.FAILED, "SupervisorLost"
                 message = (
-                    f"the local supervisor (pid {pid}) ended without finishing the run; "
+                    f"the local supervisor ({who}) ended without finishing the run; "
                     f"see {run_dir.supervisor_log}"
                 )
             for replica in record["replicas"]:
@@ -323,6 +349,25 @@ class LocalBackend:
             write_json_atomic(run_dir.status, record)
             append_json_line(run_dir.events, event_record(reason, message, phase=phase, warning=True))
             return record
+
+
+def _replica_pids(run_dir: RunDir, record: StatusRecord) -> list[int]:
+    """Live replica processes of the run: from its status, else from pids.json (written as they
+    started) when they still run this run's runner — a recycled pid is never someone else's."""
+    pids = [r["pid"] for r in record["replicas"] if r["pid"] and process_alive(r["pid"], r["pid_started"])]
+    if any(r["pid"] for r in record["replicas"]):
+        return pids
+    try:
+        started = read_json(run_dir.path / "pids.json")
+    except (OSError, ValueError):
+        return []
+    for pid in started.get("replicas", []):
+        try:
+            if started.get("runner") in psutil.Process(pid).cmdline():
+                pids.append(int(pid))
+        except psutil.Error:
+            continue
+    return pids
 
 
 def _sleep(delay: float, stop: threading.Event | None) -> float:

@@ -7,34 +7,18 @@ volumes, deadline, grace period) or listed in :attr:`Plan.not_honoured`, which b
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from jupyter_mlres.backends.local.quantities import quantity_value
+from jupyter_mlres.backends.local.launch import THREAD_ENV_VARS, cpu_count_for
 from jupyter_mlres.core.errors import SubmitError
 from jupyter_mlres.core.runs import RenderedRun
 from jupyter_mlres.core.settings import Settings
 
-__all__ = ["THREAD_ENV_VARS", "MountPlan", "Plan", "build_plan", "mount_env_var"]
-
-THREAD_ENV_VARS: Final = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMEXPR_MAX_THREADS",
-    "NUMBA_NUM_THREADS",
-    "RAYON_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "POLARS_MAX_THREADS",
-)
-"""Thread-pool sizes set to the CPU limit (unless the job sets them itself)."""
+__all__ = ["THREAD_ENV_VARS", "MountPlan", "Plan", "build_plan", "cpu_count_for", "mount_env_var"]
 
 COMPLETION_INDEX_PATHS: Final = frozenset(
     {
@@ -126,6 +110,9 @@ def build_plan(
     notebook: str = "",
 ) -> Plan:
     """The local plan for ``run``; a run without a Job manifest is a ``SubmitError``."""
+    # Kernel side only: the supervisor reads plans and need not load decimal.
+    from jupyter_mlres.backends.local.quantities import quantity_value
+
     job = _find(run.manifests, "Job")
     if job is None:
         kinds = [m.get("kind") for m in run.manifests]
@@ -228,11 +215,6 @@ def build_plan(
         deadline_seconds=float(deadline) if deadline else None,
         notebook=notebook,
     )
-
-
-def cpu_count_for(limit: float) -> int:
-    """Cores a CPU limit stands for: ``1.5`` -> 2, ``250m`` -> 1."""
-    return max(1, math.ceil(limit - 1e-9))
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -12,12 +13,26 @@ import pytest
 
 from jupyter_mlres.backends.base import Backend
 from jupyter_mlres.backends.local import LocalBackend
+from jupyter_mlres.backends.local.plan import mount_env_var
 from jupyter_mlres.backends.registry import create_backend
 from jupyter_mlres.core.errors import BackendError, RunNotFound, SubmitError
 from jupyter_mlres.core.runs import JobPhase, RunId
 from jupyter_mlres.core.settings import Settings
 
 from .conftest import log_text, make_run, wait
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    """Has process ``pid`` ended (given a moment to be reaped)?"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _wait_for_line(backend: LocalBackend, run_id: RunId, text: str) -> None:
@@ -109,7 +124,7 @@ def test_cancel_stops_the_process_group_and_is_idempotent(backend: LocalBackend)
     status = backend.cancel(run.run_id)
     assert status.phase == JobPhase.CANCELLED
     assert status.replicas[0].phase == JobPhase.CANCELLED
-    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(child_pid)
     again = backend.cancel(run.run_id)
     assert again.phase == JobPhase.CANCELLED
     assert again.finished == status.finished
@@ -350,13 +365,14 @@ def test_a_dead_supervisor_is_reported_and_its_replicas_stopped(backend: LocalBa
     _wait_for_line(backend, run.run_id, "up")
     supervisor = json.loads((backend.run_dir(run.run_id) / "supervisor.json").read_text())
     replica_pid = json.loads((backend.run_dir(run.run_id) / "status.json").read_text())["replicas"][0]["pid"]
-    psutil.Process(supervisor["pid"]).send_signal(signal.SIGKILL)
-    psutil.Process(supervisor["pid"]).wait(10)
+    process = psutil.Process(supervisor["pid"])
+    process.send_signal(signal.SIGKILL)
+    with contextlib.suppress(psutil.NoSuchProcess):  # the backend's reaper may be first
+        process.wait(10)
     status = backend.status(run.run_id)
     assert status.phase == JobPhase.FAILED
     assert status.reason == "SupervisorLost"
-    psutil.wait_procs([psutil.Process(replica_pid)], timeout=10) if psutil.pid_exists(replica_pid) else None
-    assert not psutil.pid_exists(replica_pid) or psutil.Process(replica_pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(replica_pid)
 
 
 def test_logs_tail_and_follow(backend: LocalBackend) -> None:
@@ -442,3 +458,81 @@ def test_the_deadline_fails_a_run_that_takes_too_long(backend: LocalBackend) -> 
     status, _ = wait(backend, run.run_id)
     assert status.phase == JobPhase.FAILED
     assert status.reason == "DeadlineExceeded"
+
+
+def test_cancel_right_after_submit(backend: LocalBackend) -> None:
+    run = make_run("import time\ntime.sleep(600)\n")
+    backend.submit(run)
+    status = backend.cancel(run.run_id)
+    assert status.phase == JobPhase.CANCELLED
+    events = list(backend.events(run.run_id, follow=True))
+    assert events[-1].phase == JobPhase.CANCELLED
+    for replica in json.loads((backend.run_dir(run.run_id) / "status.json").read_text())["replicas"]:
+        if replica["pid"]:
+            assert _gone(replica["pid"])
+
+
+def test_secret_and_config_map_volumes_carried_by_the_run_are_written_for_it(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    creds, cfg = tmp_path / "etc" / "creds", tmp_path / "etc" / "cfg"
+    run = make_run(
+        f"""
+        import os, stat
+        for path in ({str(creds / "token")!r}, {str(cfg / "mode")!r}):
+            print(open(path).read(), oct(stat.S_IMODE(os.stat(path).st_mode)))
+        print(os.environ[{mount_env_var(str(creds))!r}] != {str(creds)!r})
+        """,
+        volumes=[
+            {"name": "creds", "secret": {"secretName": "creds"}},
+            {"name": "cfg", "configMap": {"name": "cfg"}},
+        ],
+        mounts=[
+            {"name": "creds", "mountPath": str(creds), "readOnly": True},
+            {"name": "cfg", "mountPath": str(cfg)},
+        ],
+        secret_data={"creds": {"token": "t0k"}},
+    )
+    manifests = [
+        *run.manifests[:-1],
+        {"kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"mode": "fast"}},
+    ]
+    run = type(run)(
+        run_id=run.run_id,
+        function=run.function,
+        manifests=[*manifests, run.manifests[-1]],
+        files=run.files,
+        secret_data=run.secret_data,
+    )
+    backend.submit(run)
+    status, events = wait(backend, run.run_id)
+    assert status.phase == JobPhase.SUCCEEDED, log_text(backend, run.run_id)
+    assert log_text(backend, run.run_id).splitlines() == ["t0k 0o600", "fast 0o644", "True"]
+    volume_events = [e.message for e in events if e.reason.startswith("Volume")]
+    assert len(volume_events) == 2
+    assert "readOnly is not enforced locally" in volume_events[0]
+    assert "t0k" not in (backend.run_dir(run.run_id) / "events.jsonl").read_text()
+
+
+def test_replicas_started_before_the_supervisor_recorded_them_are_found(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from jupyter_mlres.backends.local.backend import _replica_pids
+    from jupyter_mlres.backends.local.layout import RunDir
+
+    runner = tmp_path / "code" / "mlres_runner.py"
+    runner.parent.mkdir()
+    runner.write_text("import time\ntime.sleep(600)\n")
+    ours = subprocess.Popen([sys.executable, str(runner)])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (tmp_path / "pids.json").write_text(
+            json.dumps({"replicas": [ours.pid, stranger.pid], "runner": str(runner)})
+        )
+        record = {"replicas": [{"pid": None, "pid_started": None}]}
+        assert _replica_pids(RunDir(tmp_path), record) == [ours.pid]  # type: ignore[arg-type]
+    finally:
+        for proc in (ours, stranger):
+            proc.kill()
+            proc.wait()
