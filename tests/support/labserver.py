@@ -135,12 +135,13 @@ def lab_server(
     (settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false"})
     )
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
+    runtime = tmp / "runtime"
     full_env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(tmp / "config"),
         "JUPYTER_DATA_DIR": str(tmp / "data"),
-        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
         "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
         "JUPYTER_PLATFORM_DIRS": "1",
@@ -152,8 +153,10 @@ def lab_server(
         sys.executable, "-m", "jupyter", app,
         f"--config={CONFIG}",
         "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
+        # A port picked here could be taken (by a kernel's ZMQ socket...) before the server binds
+        # it: let the server retry, and read the port it got from its runtime file.
+        f"--ServerApp.port={free_port()}",
+        "--ServerApp.port_retries=50",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
         "--no-browser",
@@ -161,19 +164,28 @@ def lab_server(
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(f"http://127.0.0.1:{port}/", token, root, process, log_path)
+    info_file = runtime / f"jpserver-{process.pid}.json"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"jupyter {app} exited early:\n{server.logs()[-4000:]}")
-            try:
-                if server.request("GET", "api/status", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
+                raise RuntimeError(f"jupyter {app} exited early:\n{log_path.read_text()[-4000:]}")
+            if info_file.is_file():
+                try:
+                    port = json.loads(info_file.read_text())["port"]
+                except (ValueError, KeyError):
+                    port = None  # being written
+                if port:
+                    server = LabServer(f"http://127.0.0.1:{port}/", token, root, process, log_path)
+                    try:
+                        if server.request("GET", "api/status", timeout=2).status == 200:
+                            break
+                    except (OSError, http.client.HTTPException):
+                        pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter {app} did not start in {timeout}s:\n{server.logs()[-4000:]}")
+                raise RuntimeError(
+                    f"jupyter {app} did not start in {timeout}s:\n{log_path.read_text()[-4000:]}"
+                )
             time.sleep(0.2)
         yield server
     finally:
