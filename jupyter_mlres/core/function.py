@@ -9,6 +9,7 @@ cluster's classes) are checked again when rendering, with the field path in the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -397,9 +398,7 @@ class Function:
         """``False`` opts this job out of the service's default requests/limits."""
         if not isinstance(enabled, bool):
             raise SpecError("use_default_resources", enabled, "True or False")
-        from dataclasses import replace
-
-        self.spec._resources = replace(self.spec._resources, use_defaults=enabled)
+        self.spec._resources = dataclasses.replace(self.spec._resources, use_defaults=enabled)
         return self
 
     # -- volumes ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.resources import effective_resources
 from jupyter_mlres.core.runs import RenderedRun, RunId
 from jupyter_mlres.core.settings import Settings
-from jupyter_mlres.core.volumes import CODE_MOUNT_PATH, CODE_VOLUME_NAME, Mount, parse_volume_spec
+from jupyter_mlres.core.volumes import CODE_MOUNT_PATH, CODE_VOLUME_NAME, parse_volume_spec
 
 if TYPE_CHECKING:
     from jupyter_mlres.core.function import Function
@@ -338,8 +338,3 @@ def _pod_spec(
         pod["priorityClassName"] = priority_class
     notes = [*placement.notes, *(f"warning: {w}" for w in placement.warnings)]
     return pod, notes, mode
-
-
-def mounts_of(fn: Function) -> tuple[Mount, ...]:
-    """The function's own mounts (for backends that map volumes to host directories)."""
-    return fn.spec.mounts

@@ -15,7 +15,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.labels import to_dns1123_name, validate_dns1123_label
@@ -54,10 +54,6 @@ class VolumeMount(NamedTuple):
 
     path: str
     sub_path: str = ""
-
-
-class _Applicable(Protocol):
-    def _apply_mount(self, mount: Mount) -> Any: ...
 
 
 @dataclass(frozen=True)

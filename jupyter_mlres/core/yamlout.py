@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from typing import Any, Final
 
+from yaml.emitter import Emitter
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
@@ -30,11 +31,21 @@ _NOT_PRINTABLE: Final = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U000
 _NEEDS_DOUBLE_QUOTES: Final = re.compile(f"[\t\n\r\\\\]|{_NOT_PRINTABLE.pattern}")
 
 
+class _Analysis:
+    allow_unicode = True  # the one emitter setting PyYAML's scalar analysis reads
+
+
 @lru_cache(maxsize=4096)
 def _scalar(value: str) -> str:
-    """``value`` as a one-line YAML scalar: plain when unambiguous, else a JSON string."""
+    """``value`` as a one-line YAML scalar, styled as PyYAML would: plain when unambiguous,
+    else single-quoted, else double-quoted."""
     resolved = _RESOLVER.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    if _PLAIN.fullmatch(value) and resolved == _STR_TAG:
+    if resolved != _STR_TAG:
+        return _quote(value)
+    if _PLAIN.fullmatch(value):
+        return value
+    analysis = Emitter.analyze_scalar(_Analysis(), value)  # type: ignore[arg-type]
+    if not analysis.empty and not analysis.multiline and analysis.allow_block_plain:
         return value
     return _quote(value)
 
