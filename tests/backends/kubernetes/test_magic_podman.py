@@ -18,7 +18,6 @@ from jupyter_mlres.kernel.magics import MlresMagics
 from .emulator import RunningEmulator
 from .helpers import NS, Kube
 from .podman_kubelet import IMAGE, PodmanKubelet
-from .test_podman import podman_workdir  # noqa: F401  (session fixture: skips without podman)
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
@@ -59,7 +58,7 @@ def ip(
 
 def test_mlrun_cell_on_kubernetes(
     ip: InteractiveShell, kube: Kube, podman_workdir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:  # noqa: F811
+) -> None:
     with PodmanKubelet(kube, podman_workdir):
         run = ip.run_cell_magic(
             "mlrun",
