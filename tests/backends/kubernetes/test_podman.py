@@ -18,18 +18,9 @@ from jupyter_mlres.core.errors import BackendError
 from jupyter_mlres.core.runs import JobPhase, LogLine, RunId
 
 from .helpers import Kube, render_run, wait_for
-from .podman_kubelet import IMAGE, PodmanKubelet, podman_unavailable
+from .podman_kubelet import IMAGE, PodmanKubelet
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def podman_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("podman")
-    reason = podman_unavailable(workdir)
-    if reason:
-        pytest.skip(reason)
-    return workdir
 
 
 @pytest.fixture
