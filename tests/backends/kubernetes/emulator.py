@@ -129,6 +129,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self._tick: asyncio.Event | None = None
         self.open_watches = 0
         self.closing = False
+        self.gone_sent = 0
 
     # -- thread-safe controls for tests -------------------------------------------------------------
     def notify(self) -> None:
@@ -369,6 +370,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     await send("ADDED", obj)
                 since = self.rv
             elif since < self.compacted:
+                self.gone_sent += 1
                 await send(
                     "ERROR",
                     {

@@ -143,18 +143,28 @@ def test_watch_relists_on_410_gone(backend: KubernetesBackend, kube: Kube, clust
     wait_for(lambda: cluster.emulator.open_watches >= 2, what="both watches open")
     kube.running(pod)
     events_until(backend, "r8", lambda e: e.phase == JobPhase.RUNNING and e.replica is None)
-    cluster.emulator.compact()
+    kube.add_node("unrelated")  # a change the run's watches do not see: their resourceVersion is now old
+    cluster.emulator.compact()  # ... and older than what the server still remembers
     cluster.emulator.drop_watches()
     kube.terminated(pod, 0)
+
+    def pod_lists() -> list[object]:
+        return [
+            r
+            for r in cluster.requests_matching("GET", f"/namespaces/{NS}/pods")
+            if r.params.get("watch") != "true" and r.url.path.endswith("/pods")
+        ]
+
+    # the resumed watch gets ERROR 410 Gone and the tracker lists again (the initial list + 1)
+    wait_for(lambda: len(pod_lists()) >= 2, what="a re-list after 410")
+    assert cluster.emulator.gone_sent >= 1
+    wait_for(
+        lambda: backend.status(RunId("r8")).replicas[0].phase == JobPhase.SUCCEEDED,
+        what="state from the re-list",
+    )
     kube.complete("r8")
     seen = list(backend.events(RunId("r8"), follow=True))
     assert seen[-1].phase == JobPhase.SUCCEEDED
-    lists = [
-        r
-        for r in cluster.requests_matching("GET", f"/namespaces/{NS}/pods")
-        if r.params.get("watch") != "true" and r.url.path.endswith("/pods")
-    ]
-    assert len(lists) >= 2  # the initial list and the re-list after 410
 
 
 def test_job_deleted_elsewhere_ends_the_run(backend: KubernetesBackend, kube: Kube) -> None:
