@@ -9,7 +9,10 @@ Contract (environment):
   MLRES_RESULT_PATH  where the JSON result goes (default: /dev/termination-log)
   RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT
                      replica contract; RANK falls back to JOB_COMPLETION_INDEX (Indexed Jobs)
-job.json: {"name": str, "handler": str | null, "params": {str: any}}
+job.json: {"name": str, "handler": str | null, "params": {str: any}, "returns": [str] (optional)}
+  With "returns" non-empty the result is ``{VAR: value, ...}`` of those variables of main.py's
+  globals after it ran, plus ``"return": <handler value>`` when a handler ran; a variable the
+  code never set fails the run (exit 1) with a message naming it.
 capture.pkl (optional, next to main.py): a pickle of ``{name: value}`` (made with cloudpickle when
   it holds notebook-defined functions or classes), loaded into main.py's globals before it runs.
 
@@ -98,6 +101,27 @@ def _result_payload(result: object) -> tuple[str, str | None]:
     return json.dumps({"error": error}), error
 
 
+class _MissingReturns(Exception):
+    """A requested ``--return`` variable was never set by the job's code."""
+
+
+_NO_HANDLER = object()
+
+
+def _returned(namespace: dict[str, Any], names: list[str], handler_value: object) -> dict[str, Any]:
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        defined = sorted(k for k in namespace if not k.startswith("_"))
+        raise _MissingReturns(
+            f"requested return variable(s) {', '.join(repr(n) for n in missing)} not defined by the "
+            f"job's code; names defined: {', '.join(defined) or 'none'}"
+        )
+    values = {n: namespace[n] for n in names}
+    if handler_value is not _NO_HANDLER:
+        values["return"] = handler_value
+    return values
+
+
 def _write_result(result: object) -> None:
     path = os.environ.get("MLRES_RESULT_PATH", "/dev/termination-log")
     payload, error = _result_payload(result)
@@ -150,6 +174,12 @@ def _run(code_dir: str) -> int:
                     f"callables defined: {', '.join(defined) or 'none'}"
                 )
             result = handler(**(job.get("params") or {}))
+        returns = job.get("returns") or []
+        if returns:
+            result = _returned(namespace, returns, result if handler_name else _NO_HANDLER)
+    except _MissingReturns as e:
+        print(f"mlres: {e}", file=sys.stderr)
+        return 1
     except _SetupError:
         raise
     except SystemExit as e:

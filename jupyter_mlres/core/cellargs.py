@@ -13,6 +13,7 @@ hands them to the Function API, and errors from there are re-labelled with the o
 from __future__ import annotations
 
 import json
+import keyword
 import math
 import re
 import shlex
@@ -69,6 +70,8 @@ class CellArgs:
     priority: str | None = None
     node_selector: tuple[Pair, ...] = ()
     params: tuple[ParamPair, ...] = ()
+    returns: tuple[str, ...] = ()
+    """Variables whose values come back as ``run.result`` (``{name: value}``), in order."""
     env: tuple[Pair, ...] = ()
     backend: str | None = None
     dry_run: bool = False
@@ -127,6 +130,12 @@ def _choice(choices: Sequence[str]) -> Callable[[str, str], str]:
 def _identifier(option: str, text: str) -> str:
     if not _IDENTIFIER.fullmatch(text):
         raise SpecError(option, text, "a Python function name defined in the cell, e.g. 'train'")
+    return text
+
+
+def _variable(option: str, text: str) -> str:
+    if not _IDENTIFIER.fullmatch(text) or keyword.iskeyword(text):
+        raise SpecError(option, text, "a Python variable name set by the cell, e.g. 'model_score'")
     return text
 
 
@@ -311,6 +320,14 @@ OPTIONS: tuple[Option, ...] = (
         "a parameter for the handler (JSON numbers/booleans, else text)",
         _param,
         _write_params,
+    ),
+    Option(
+        "--return",
+        "returns",
+        "multi",
+        "VAR",
+        "a variable whose value comes back in run.result ({VAR: value})",
+        _variable,
     ),
     Option(
         "--env",
@@ -538,6 +555,9 @@ def apply_cell_args(fn: Any, args: CellArgs) -> Any:
     if args.node_selector:
         selector = args.node_selector_dict
         _relabel("--node-selector", selector, lambda: fn.with_node_selection(node_selector=selector))
+    if args.returns:
+        returns = args.returns
+        _relabel("--return", list(returns), lambda: setattr(fn.spec, "returns", returns))
     for key, value in args.env:
         _relabel("--env", f"{key}={value}", partial(fn.set_env, key, value))
     return fn
@@ -605,6 +625,7 @@ def function_to_cell_args(fn: Any) -> CellArgs:
         spot=spec.preemption_mode,
         priority=spec.priority_class_name,
         node_selector=tuple(spec.node_selector.items()),
+        returns=tuple(spec.returns),
         env=tuple((e["name"], e["value"]) for e in spec.env if "value" in e),
     )
 

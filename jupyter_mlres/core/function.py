@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import keyword
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -146,10 +147,30 @@ def _env_value(value: object, path: str) -> str:
     raise SpecError(path, value, "a string or a number")
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _returns(value: object, path: str) -> tuple[str, ...]:
+    allowed = "a list of distinct Python variable names, e.g. ['model_score', 'n_rows']"
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise SpecError(path, value, allowed)
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
+            raise SpecError(path, name, allowed, reason="not a Python identifier")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(path, duplicates, allowed, reason="given more than once")
+    return names
+
+
 _FIELDS: Final[dict[str, Callable[[object, str], Any]]] = {
     "image": _image,
     "code": lambda v, p: v if v is None or isinstance(v, str) else _fail(p, v, "the code as a string"),
     "handler": _opt_str,
+    "returns": _returns,
     "replicas": _opt_int(1),
     "min_replicas": _opt_int(0),
     "max_replicas": _opt_int(1),
@@ -181,6 +202,8 @@ class FunctionSpec:
     image: str | None
     code: str | None
     handler: str | None
+    returns: tuple[str, ...]
+    """Variables whose values come back as the run's result (``{name: value}``), in order."""
     replicas: int | None
     """Cooperating pods (an Indexed Job); None means 1."""
     min_replicas: int | None

@@ -181,6 +181,7 @@ def _job_json(fn: Function, params: Mapping[str, Any] | None, replicas: int) -> 
         "name": fn.name,
         "handler": fn.spec.handler,
         "params": dict(params or {}),
+        "returns": list(fn.spec.returns),
         "kind": fn.kind,
         "replicas": replicas,
     }

@@ -34,8 +34,8 @@ PANEL_FIELDS = (
     "node_selector",
     "backend",
 )
-"""The ``CellArgs`` fields the panel edits; the others (name, handler, kind, params, env, flags)
-pass through unchanged from where the panel was opened."""
+"""The ``CellArgs`` fields the panel edits; the others (name, handler, kind, params, returns, env,
+flags) pass through unchanged from where the panel was opened."""
 
 
 def _pair(requests: dict[str, str], limits: dict[str, str], key: str) -> tuple[str | None, str | None] | None:
@@ -88,6 +88,7 @@ def split_function(fn: Function) -> tuple[CellArgs, Function]:
         spot=spec.preemption_mode,
         priority=spec.priority_class_name,
         node_selector=tuple(spec.node_selector.items()),
+        returns=tuple(spec.returns),
         env=plain_env,
     )
 
@@ -98,6 +99,7 @@ def split_function(fn: Function) -> tuple[CellArgs, Function]:
     base.spec.max_replicas = None
     base.spec.image = None
     base.spec.handler = None
+    base.spec.returns = ()
     base.spec.preemption_mode = None
     base.spec.priority_class_name = None
     base.spec.node_selector = {}

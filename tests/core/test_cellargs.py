@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import string
 from typing import Any
 
@@ -49,6 +50,7 @@ from jupyter_mlres.core.function import new_function
             CellArgs(params=(("n", 3), ("lr", 0.1), ("flag", True), ("name", "abc"), ("q", "7"))),
         ),
         ("--env A=1 --env B='x y'", CellArgs(env=(("A", "1"), ("B", "x y")))),
+        ("--return model_score --return=n_rows", CellArgs(returns=("model_score", "n_rows"))),
         (
             "--backend local --dry-run --detach --panel",
             CellArgs(backend="local", dry_run=True, detach=True, panel=True),
@@ -81,6 +83,10 @@ def test_parse(line: str, expected: CellArgs) -> None:
         ("--node-selector =x", "--node-selector", "LABEL=VALUE"),
         ("--volume data", "--volume", "KIND:SOURCE:PATH"),
         ("--handler 1abc", "--handler", "a Python function name"),
+        ("--return 1abc", "--return", "a Python variable name"),
+        ("--return a.b", "--return", "a Python variable name"),
+        ("--return class", "--return", "a Python variable name"),
+        ("--return", "--return", "missing value"),
         ("--kind spark", "--kind", "job"),
         ("--cpu 1 --cpu 2", "--cpu", "given more than once"),
         ("a b", "NAME", "already given"),
@@ -146,6 +152,7 @@ cell_args = st.builds(
     priority=st.one_of(st.none(), _text),
     node_selector=_unique_pairs(st.text(string.ascii_letters + "-=. ", max_size=6)),
     params=_unique_pairs(_json_value),
+    returns=st.lists(_key.filter(lambda k: not keyword.iskeyword(k)), max_size=3, unique=True).map(tuple),
     env=_unique_pairs(st.text(max_size=8)),
     backend=st.one_of(st.none(), st.sampled_from(["local", "kubernetes"])),
     dry_run=st.booleans(),
@@ -176,7 +183,8 @@ def test_flags_can_be_left_out_when_writing_back() -> None:
 def test_apply_maps_options_onto_the_function_api() -> None:
     args = parse_cell_args(
         "train --handler main --image python:3.12 --cpu 1:2 --memory 1Gi:2Gi --gpus 1 --replicas 2 "
-        "--volume pvc:datasets:/data --spot allow --priority high --node-selector zone=a --env A=1"
+        "--volume pvc:datasets:/data --spot allow --priority high --node-selector zone=a --env A=1 "
+        "--return score --return n"
     )
     fn = apply_cell_args(new_function("train"), args)
     assert fn.spec.handler == "main"
@@ -191,6 +199,7 @@ def test_apply_maps_options_onto_the_function_api() -> None:
     assert fn.spec.priority_class_name == "high"
     assert fn.spec.node_selector == {"zone": "a"}
     assert {"name": "A", "value": "1"} in fn.spec.env
+    assert fn.spec.returns == ("score", "n")
 
 
 def test_apply_replica_range() -> None:
@@ -206,6 +215,7 @@ def test_apply_replica_range() -> None:
         ("--volume nfs:x:/data", "--volume", "nfs:x:/data"),
         ("--env MLRES_X=1", "--env", "MLRES_X=1"),
         ("--gpu-type nvidia.com/gpu", "--gpu-type", "nvidia.com/gpu"),
+        ("--return a --return b --return a", "--return", ["a", "b", "a"]),
     ],
 )
 def test_apply_errors_are_relabelled_with_the_option(line: str, path: str, value: str) -> None:
@@ -234,6 +244,7 @@ def _spec_view(fn: Any) -> tuple[Any, ...]:
         s.preemption_mode,
         s.priority_class_name,
         s.node_selector,
+        s.returns,
         s.env,
     )
 

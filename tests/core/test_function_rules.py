@@ -161,6 +161,19 @@ def test_params_must_be_json() -> None:
     assert json.loads(run.files["job.json"])["params"] == {"lr": 0.1}
 
 
+def test_returns_are_validated_and_rendered_into_job_json() -> None:
+    fn = _fn()
+    fn.spec.returns = ["model_score", "n_rows"]
+    assert fn.spec.returns == ("model_score", "n_rows")
+    assert json.loads(fn.to_run(run_id="r1").files["job.json"])["returns"] == ["model_score", "n_rows"]
+    for bad in ("score", ["a", "a"], ["1x"], ["a.b"], ["class"], [3]):
+        with pytest.raises(SpecError) as err:
+            fn.spec.returns = bad
+        assert err.value.path == "returns"
+    fn.spec.returns = None
+    assert json.loads(fn.to_run(run_id="r1").files["job.json"])["returns"] == []
+
+
 def test_code_larger_than_a_configmap_is_an_error() -> None:
     with pytest.raises(SpecError, match="ConfigMap") as err:
         mlres.new_function("big", code="x = 1\n" * 200_000).to_manifests()

@@ -121,6 +121,7 @@ def test_to_run_matches_the_internals_contract() -> None:
         "name": "etl",
         "handler": "main",
         "params": {"n": 3},
+        "returns": [],
         "kind": "job",
         "replicas": 1,
     }

@@ -50,6 +50,18 @@ def test_handler_gets_params_and_captured_names_and_returns_a_result(ip: Interac
     assert run.result == {"helper": 14, "square": 256, "scaled": 32, "label": "abc", "count": 1}
 
 
+def test_requested_variables_come_back_as_the_result(ip: InteractiveShell) -> None:
+    body = "rows = [3, 1, 2]\nn_rows = len(rows)\nmodel_score = sum(rows) / 8\n"
+    run = ip.run_cell_magic("mlrun", "score --return model_score --return n_rows", body)
+    assert run.state == JobPhase.SUCCEEDED, run.logs()
+    assert run.result == {"model_score": 0.75, "n_rows": 3}
+
+    missing = ip.run_cell_magic("mlrun", "score --return n_cols", body)
+    assert missing.state == JobPhase.FAILED
+    assert missing.result is None
+    assert "'n_cols' not defined" in missing.logs()
+
+
 def test_job_failure_shows_the_traceback_in_the_output(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:

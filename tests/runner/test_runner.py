@@ -79,6 +79,34 @@ def test_a_missing_handler_lists_what_is_defined(tmp_path: Path) -> None:
     assert "handler 'trian' is not a function defined by the job's code; callables defined: train" in out
 
 
+def test_requested_variables_are_the_result_of_a_script(tmp_path: Path) -> None:
+    code, out, result = _run(
+        tmp_path,
+        "n_rows = 3\nmodel_score = n_rows / 4\n",
+        {"name": "t", "handler": None, "returns": ["model_score", "n_rows"]},
+    )
+    assert (code, result) == (0, {"result": {"model_score": 0.75, "n_rows": 3}}), out
+
+
+def test_requested_variables_come_back_with_the_handler_value(tmp_path: Path) -> None:
+    code, out, result = _run(
+        tmp_path,
+        "seen = []\ndef h(a):\n    seen.append(a)\n    return a * 2\n",
+        {"name": "t", "handler": "h", "params": {"a": 5}, "returns": ["seen"]},
+    )
+    assert (code, result) == (0, {"result": {"seen": [5], "return": 10}}), out
+
+
+def test_a_missing_requested_variable_fails_the_run_naming_it(tmp_path: Path) -> None:
+    code, out, result = _run(
+        tmp_path, "score = 1\n", {"name": "t", "handler": None, "returns": ["score", "n_rows"]}
+    )
+    assert code == 1
+    assert result is None
+    assert "requested return variable(s) 'n_rows' not defined by the job's code" in out
+    assert "names defined: score" in out
+
+
 def test_result_size_is_bounded_like_a_termination_message(tmp_path: Path) -> None:
     code, out, result = _run(
         tmp_path, "def h():\n    return list(range(2000))\n", {"name": "t", "handler": "h"}
