@@ -6,7 +6,7 @@ when something that needs them is used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlres._version import __version__
 from jupyter_mlres.core.errors import (
@@ -19,17 +19,40 @@ from jupyter_mlres.core.errors import (
     SubmitError,
 )
 from jupyter_mlres.core.settings import GpuModel, ResourceDefaults, Settings
-from jupyter_mlres.core.volumes import (
-    VolumeMount,
-    auto_mount,
-    mount_configmap,
-    mount_hostpath,
-    mount_pvc,
-    mount_secret,
-    mount_shm,
-    mount_v3io,
-)
-from jupyter_mlres.sdk import Function, code_to_function, new_function
+
+if TYPE_CHECKING:
+    from jupyter_mlres.config import load_settings
+    from jupyter_mlres.core.volumes import (
+        VolumeMount,
+        auto_mount,
+        mount_configmap,
+        mount_hostpath,
+        mount_pvc,
+        mount_secret,
+        mount_shm,
+        mount_v3io,
+    )
+    from jupyter_mlres.sdk import Function, code_to_function, new_function
+
+# Public names imported on first use, so that `import jupyter_mlres` stays cheap (see
+# benchmarks/bench_import.py): name -> module that defines it.
+_LAZY = {
+    **dict.fromkeys(("Function", "code_to_function", "new_function"), "jupyter_mlres.sdk"),
+    **dict.fromkeys(
+        (
+            "VolumeMount",
+            "auto_mount",
+            "mount_configmap",
+            "mount_hostpath",
+            "mount_pvc",
+            "mount_secret",
+            "mount_shm",
+            "mount_v3io",
+        ),
+        "jupyter_mlres.core.volumes",
+    ),
+    "load_settings": "jupyter_mlres.config",  # needs traitlets
+}
 
 __all__ = [
     "BackendError",
@@ -59,12 +82,18 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # load_settings needs traitlets: imported on first use so `import jupyter_mlres` stays cheap.
-    if name == "load_settings":
-        from jupyter_mlres.config import load_settings
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlres' has no attribute {name!r}")
+    import importlib
 
-        return load_settings
-    raise AttributeError(f"module 'jupyter_mlres' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from jupyter_mlres.core.function import Function
 
 __all__ = [
+    "ANNOTATION_CLUSTER",
     "API_VERSION",
     "DASHBOARD_PORT",
+    "LABEL_DASK_RUN",
     "SCHEDULER_PORT",
     "adapt_options",
     "cluster_manifests",
@@ -43,6 +45,11 @@ DASHBOARD_PORT: Final = 8787
 WORKER_DASHBOARD_PORT: Final = 8788
 LABEL_CLUSTER: Final = "dask.org/cluster-name"
 LABEL_COMPONENT: Final = "dask.org/component"
+LABEL_DASK_RUN: Final = "jupyter-mlres.io/dask-run"
+"""The run id on the custom resources and, through the operator, on the scheduler/worker pods.
+They must not carry ``jupyter-mlres.io/run-id``: that label finds the *job's* pods."""
+ANNOTATION_CLUSTER: Final = "jupyter-mlres.io/dask-cluster"
+"""On the Job of a dask run: the name of its ``DaskCluster`` (deleted with the run)."""
 
 
 def worker_range(fn: Function) -> tuple[int, int]:
@@ -180,6 +187,8 @@ def cluster_manifests(
 ) -> list[dict[str, Any]]:
     """``DaskCluster`` and, for a range, ``DaskAutoscaler`` (the operator's v1 resources)."""
     minimum, maximum = bounds
+    labels = {k: v for k, v in labels.items() if k != "jupyter-mlres.io/run-id"}
+    labels[LABEL_DASK_RUN] = run_id
     cluster: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "DaskCluster",

@@ -318,9 +318,13 @@ class FunctionMetadata:
 def _function_name(value: object, path: str = "name") -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(path, value, "a name such as 'train' (letters, digits, '-')")
-    name = labels.to_dns1123_name(value)
-    if not name:
+    if not any(c.isalnum() for c in value):
         raise SpecError(path, value, "a name with at least one letter or digit")
+    name = labels.to_dns1123_name(value)
+    if not name[0].isalpha():
+        # Run ids derive from the name and also name the headless Service of replicated runs,
+        # which must start with a letter (DNS-1035).
+        name = labels.to_dns1123_name("fn-" + name)
     return name
 
 

@@ -172,14 +172,10 @@ def render_run(
     if failure_policy:
         job_spec["podFailurePolicy"] = failure_policy
     job_spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
-    manifests.append(
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": rid, **metadata_base, "labels": dict(labels)},
-            "spec": job_spec,
-        }
-    )
+    job_metadata: dict[str, Any] = {"name": rid, **metadata_base, "labels": dict(labels)}
+    if is_dask:
+        job_metadata["annotations"] = {dask.ANNOTATION_CLUSTER: rid}
+    manifests.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": job_metadata, "spec": job_spec})
     return RenderedRun(
         run_id=RunId(rid),
         function=fn.name,
