@@ -177,6 +177,7 @@ class _ClusterMonitor:
     def stop(self) -> None:
         self.stopped.set()
         self.thread.join(timeout=2)
+        self._write()  # the last state too: the job may end right after the workers changed
 
     def _snapshot(self) -> dict[str, Any] | None:
         box: dict[str, Any] = {}
@@ -200,19 +201,25 @@ class _ClusterMonitor:
 
     def _loop(self) -> None:
         while not self.stopped.wait(0.2):
-            try:
-                snapshot = self._snapshot()
-            except Exception:  # the cluster is closing
+            if not self._write():
                 return
-            if snapshot is None or snapshot == self.last:
-                continue
-            self.last = snapshot
-            line = json.dumps({"time": time.time(), **self.bounds, **snapshot})
-            try:
-                with open(self.path, "a", encoding="utf-8") as f:
-                    f.write(line + "\n")
-            except OSError:
-                return
+
+    def _write(self) -> bool:
+        """Append the cluster's state if it changed; False once that is no longer possible."""
+        try:
+            snapshot = self._snapshot()
+        except Exception:  # the cluster is closing
+            return False
+        if snapshot is None or snapshot == self.last:
+            return True
+        self.last = snapshot
+        line = json.dumps({"time": time.time(), **self.bounds, **snapshot})
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        except OSError:
+            return False
+        return True
 
 
 def _handler_kwargs(handler: Callable[..., Any], params: dict[str, Any], client: Any) -> dict[str, Any]:

@@ -341,4 +341,5 @@ def normalize_affinity(value: object, path: str) -> dict[str, Any]:
         return {}
     affinity = _convert_object(to_wire(value), "Affinity", path)
     _check_affinity(affinity, path)
-    return affinity
+    # An empty nodeAffinity/podAffinity says nothing; dropping it keeps previews clean.
+    return {kind: part for kind, part in affinity.items() if part}

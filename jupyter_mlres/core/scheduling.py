@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SpecError
@@ -264,6 +264,115 @@ def _spot_config(settings: Settings) -> tuple[dict[str, str], list[dict[str, Any
     return labels, _dedup(tolerations)
 
 
+@dataclass
+class _Draft:
+    """The scheduling fields while a mode is being applied."""
+
+    selector: dict[str, str]
+    affinity: dict[str, Any]
+    tolerations: list[dict[str, Any]]
+    user_terms: list[dict[str, Any]] | None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dead_terms: frozenset[int] = frozenset()
+    """Indices of user terms that match no node whatever the mode (already warned about)."""
+
+    def require(self, alternatives: list[list[dict[str, Any]]], mode: str, goal: str) -> None:
+        """Combine the mode's alternatives into the required terms (see :func:`_combine`)."""
+        terms, lost = _combine(self.user_terms, alternatives, self.selector)
+        if not terms:
+            raise SpecError(
+                _TERMS_PATH,
+                self.user_terms,
+                f"at least one term that {goal} can satisfy, or another preemption mode",
+                reason=f"no required node affinity term can match {goal} under {mode!r}",
+            )
+        self.warnings += [
+            f"{_TERMS_PATH}[{i}] cannot match {goal}: left out under preemption mode {mode!r}"
+            for i in lost
+            if i not in self.dead_terms
+        ]
+        self.affinity = _with_required_terms(self.affinity, terms)
+
+
+def _check_user_terms(draft: _Draft) -> None:
+    """A user's term that no node can satisfy is worth a warning; all of them, an error."""
+    terms = draft.user_terms or []
+    dead = [i for i, t in enumerate(terms) if not _satisfiable(t.get("matchExpressions", []), draft.selector)]
+    if terms and len(dead) == len(terms):
+        raise SpecError(
+            _TERMS_PATH,
+            terms,
+            "at least one term that a node can satisfy together with the node selector",
+            reason="every term contradicts itself or the node selector: the pod could never be scheduled",
+        )
+    draft.warnings += [
+        f"{_TERMS_PATH}[{i}] can match no node (it contradicts itself or the node selector)" for i in dead
+    ]
+    draft.dead_terms = frozenset(dead)
+
+
+def _apply_constrain(draft: _Draft, labels: dict[str, str], tolerations: list[dict[str, Any]]) -> None:
+    draft.tolerations = _add_tolerations(draft.tolerations, tolerations)
+    if not labels:
+        draft.notes.append(
+            "no spot node labels configured: 'constrain' adds the spot tolerations but cannot require spot nodes"
+        )
+        return
+    for key, spot_value in labels.items():
+        if key in draft.selector and draft.selector[key] != spot_value:
+            others = ", ".join(m for m in PREEMPTION_MODES if m != "constrain")
+            raise SpecError(
+                f"node_selector[{key!r}]",
+                draft.selector[key],
+                f"{spot_value!r} or no value for this key under preemption mode 'constrain', or another mode ({others})",
+                reason=f"{key!r} is a spot node label; 'constrain' requires a spot node",
+            )
+    if any(draft.selector.get(key) == value for key, value in labels.items()):
+        draft.notes.append("the node selector already selects spot nodes: no spot node affinity added")
+        return
+    # A node with ANY spot label is a spot node: one alternative (term) per label, ORed.
+    draft.require(
+        [[{"key": k, "operator": "In", "values": [v]}] for k, v in labels.items()], "constrain", "a spot node"
+    )
+
+
+def _apply_prevent(draft: _Draft, labels: dict[str, str], tolerations: list[dict[str, Any]]) -> None:
+    kept: list[dict[str, Any]] = []
+    for index, tol in enumerate(draft.tolerations):
+        if any(_tolerates_spot_taint(tol, spot) for spot in tolerations):
+            draft.warnings.append(
+                f"tolerations[{index}] {tol} tolerates the spot nodes' taint: dropped, "
+                "preemption mode 'prevent' keeps this job off spot nodes"
+            )
+        else:
+            kept.append(tol)
+    draft.tolerations = kept
+    if not labels:
+        draft.notes.append("no spot node labels configured: 'prevent' relies on the spot nodes' taints only")
+        if any(not tol.get("key") and tol["operator"] == "Exists" for tol in kept):
+            draft.warnings.append(
+                "a toleration without a key tolerates every taint, the spot nodes' too: "
+                "with no spot node labels configured, 'prevent' cannot keep this job off spot nodes"
+            )
+        return
+    for key, spot_value in labels.items():
+        if draft.selector.get(key) == spot_value:
+            raise SpecError(
+                f"node_selector[{key!r}]",
+                spot_value,
+                f"any value but {spot_value!r} under preemption mode 'prevent', or preemption mode 'allow' or 'constrain'",
+                reason=f"'{key}={spot_value}' marks spot nodes; 'prevent' keeps the job off them",
+            )
+    # No spot label at all: NotIn for every label, ANDed into each term. A key the selector pins
+    # to another value already excludes that label's spot nodes.
+    not_in = [
+        {"key": k, "operator": "NotIn", "values": [v]} for k, v in labels.items() if k not in draft.selector
+    ]
+    if not_in:
+        draft.require([not_in], "prevent", "a node without spot labels")
+
+
 def resolve_scheduling(
     *,
     mode: str,
@@ -279,136 +388,53 @@ def resolve_scheduling(
     ``affinity`` and ``tolerations`` may be in any form :func:`normalize_affinity` and
     :func:`normalize_tolerations` accept. The inputs are never modified.
 
-    Raises ``SpecError`` for an unknown mode, invalid fields, and contradictions: ``constrain``
-    with a node selector that pins a spot label to another value (e.g.
-    ``{"app.iguazio.com/lifecycle": "non-preemptible"}``) or with required affinity terms none of
-    which can match a spot node; ``prevent`` with a node selector that pins a spot label, or with
-    required terms that all need a spot node.
+    Raises ``SpecError`` for an unknown mode, invalid fields, and contradictions: required
+    affinity terms none of which fits the node selector; ``constrain`` with a node selector that
+    pins a spot label to another value (e.g. ``{"app.iguazio.com/lifecycle": "non-preemptible"}``)
+    or with required terms none of which can match a spot node; ``prevent`` with a node selector
+    that pins a spot label, or with required terms that all need a spot node.
     """
     validate_preemption_mode(mode)
     if node_name is not None:
         validate_dns1123_subdomain(node_name, "node_name")
-    selector = _validate_selector(node_selector, "node_selector")
     user_affinity = normalize_affinity(affinity, "affinity")
-    user_tolerations = normalize_tolerations(tolerations, "tolerations")
-    spot_labels, spot_tolerations = _spot_config(settings)
-
-    warnings: list[str] = []
-    notes: list[str] = []
-    result_tolerations = _dedup(user_tolerations)
-    result_affinity = user_affinity
-    user_terms: list[dict[str, Any]] | None = (
-        user_affinity.get("nodeAffinity", {}).get(_REQUIRED, {}).get("nodeSelectorTerms")
+    draft = _Draft(
+        selector=_validate_selector(node_selector, "node_selector"),
+        affinity=user_affinity,
+        tolerations=_dedup(normalize_tolerations(tolerations, "tolerations")),
+        user_terms=user_affinity.get("nodeAffinity", {}).get(_REQUIRED, {}).get("nodeSelectorTerms"),
     )
+    spot_labels, spot_tolerations = _spot_config(settings)
+    _check_user_terms(draft)
 
     if mode != "none" and not spot_labels and not spot_tolerations:
-        notes.append(
-            f"no spot nodes configured (settings.preemptible_node_selector and "
+        draft.notes.append(
+            "no spot nodes configured (settings.preemptible_node_selector and "
             f"settings.preemptible_tolerations are empty): preemption mode {mode!r} has no effect"
         )
-        mode = "none"
-
-    if mode in ("allow", "constrain"):
-        result_tolerations = _add_tolerations(result_tolerations, spot_tolerations)
-        if mode == "allow" and not spot_tolerations:
-            notes.append("no spot tolerations configured: spot nodes are untainted, 'allow' adds nothing")
-
-    if mode == "constrain":
-        if not spot_labels:
-            notes.append(
-                "no spot node labels configured: 'constrain' adds the spot tolerations "
-                "but cannot require spot nodes"
+    elif mode == "allow":
+        draft.tolerations = _add_tolerations(draft.tolerations, spot_tolerations)
+        if not spot_tolerations:
+            draft.notes.append(
+                "no spot tolerations configured: spot nodes are untainted, 'allow' adds nothing"
             )
-        else:
-            for key, spot_value in spot_labels.items():
-                if key in selector and selector[key] != spot_value:
-                    raise SpecError(
-                        f"node_selector[{key!r}]",
-                        selector[key],
-                        f"{spot_value!r} or no value for this key under preemption mode 'constrain', "
-                        f"or another mode ({', '.join(m for m in PREEMPTION_MODES if m != 'constrain')})",
-                        reason=f"{key!r} is a spot node label; 'constrain' requires a spot node",
-                    )
-            if any(selector.get(key) == value for key, value in spot_labels.items()):
-                notes.append("the node selector already selects spot nodes: no spot node affinity added")
-            else:
-                alternatives = [[{"key": k, "operator": "In", "values": [v]}] for k, v in spot_labels.items()]
-                terms, lost = _combine(user_terms, alternatives, selector)
-                if not terms:
-                    raise SpecError(
-                        _TERMS_PATH,
-                        user_terms,
-                        "at least one term that a spot node can satisfy, or another preemption mode",
-                        reason="no required node affinity term can match a spot node under 'constrain'",
-                    )
-                warnings += [
-                    f"{_TERMS_PATH}[{i}] cannot match a spot node: left out under preemption mode 'constrain'"
-                    for i in lost
-                ]
-                result_affinity = _with_required_terms(user_affinity, terms)
+    elif mode == "constrain":
+        _apply_constrain(draft, spot_labels, spot_tolerations)
+    elif mode == "prevent":
+        _apply_prevent(draft, spot_labels, spot_tolerations)
 
-    if mode == "prevent":
-        kept: list[dict[str, Any]] = []
-        for index, tol in enumerate(user_tolerations):
-            if any(_tolerates_spot_taint(tol, spot) for spot in spot_tolerations):
-                warnings.append(
-                    f"tolerations[{index}] {tol} tolerates the spot nodes' taint: dropped, "
-                    "preemption mode 'prevent' keeps this job off spot nodes"
-                )
-            else:
-                kept.append(tol)
-        result_tolerations = _dedup(kept)
-        if not spot_labels:
-            notes.append("no spot node labels configured: 'prevent' relies on the spot nodes' taints only")
-            if any(not tol.get("key") and tol["operator"] == "Exists" for tol in kept):
-                warnings.append(
-                    "a toleration without a key tolerates every taint, the spot nodes' too: "
-                    "with no spot node labels configured, 'prevent' cannot keep this job off spot nodes"
-                )
-        else:
-            for key, spot_value in spot_labels.items():
-                if selector.get(key) == spot_value:
-                    raise SpecError(
-                        f"node_selector[{key!r}]",
-                        spot_value,
-                        f"any value but {spot_value!r} under preemption mode 'prevent', "
-                        "or preemption mode 'allow' or 'constrain'",
-                        reason=f"'{key}={spot_value}' marks spot nodes; 'prevent' keeps the job off them",
-                    )
-            # A key the selector pins to another value already excludes that label's spot nodes.
-            not_in = [
-                {"key": k, "operator": "NotIn", "values": [v]}
-                for k, v in spot_labels.items()
-                if k not in selector
-            ]
-            if not_in:
-                terms, lost = _combine(user_terms, [not_in], selector)
-                if not terms:
-                    raise SpecError(
-                        _TERMS_PATH,
-                        user_terms,
-                        "at least one term that a non-spot node can satisfy, or another preemption mode",
-                        reason="every required node affinity term needs a spot node, 'prevent' forbids them",
-                    )
-                warnings += [
-                    f"{_TERMS_PATH}[{i}] only matches spot nodes: left out under preemption mode 'prevent'"
-                    for i in lost
-                ]
-                result_affinity = _with_required_terms(user_affinity, terms)
-
-    if node_name and result_affinity is not user_affinity:
-        notes.append(
+    if node_name and draft.affinity is not user_affinity:
+        draft.notes.append(
             f"node_name {node_name!r} bypasses the scheduler: the kubelet still rejects the pod "
             "if that node does not match the node affinity"
         )
-
     return Scheduling(
         node_name=node_name or None,
-        node_selector=selector,
-        affinity=result_affinity or None,
-        tolerations=result_tolerations,
-        warnings=tuple(warnings),
-        notes=tuple(notes),
+        node_selector=draft.selector,
+        affinity=draft.affinity or None,
+        tolerations=draft.tolerations,
+        warnings=tuple(draft.warnings),
+        notes=tuple(draft.notes),
     )
 
 

@@ -243,7 +243,8 @@ def parse_result(message: str | None) -> Any:
     """The handler's return value from the runner's termination message (None when absent).
 
     Kubernetes truncates termination messages to 4 KiB; a truncated (unparseable) message, or the
-    runner's own ``result_too_large`` marker, raises :class:`ResultTooLarge` with what to do.
+    runner's ``{"error": ...}`` (it refuses results over 4 KiB, as the local backend does), raises
+    :class:`ResultTooLarge` with what to do.
     """
     if not message:
         return None
@@ -257,13 +258,9 @@ def parse_result(message: str | None) -> Any:
         ) from None
     if not isinstance(payload, Mapping):
         return payload
-    if "result_too_large" in payload:
-        size = payload.get("result_too_large")
-        raise ResultTooLarge(
-            f"the result ({size} bytes as JSON) is larger than the {RESULT_LIMIT_BYTES // 1024} KiB a "
-            "Kubernetes termination message holds; return a small value (e.g. a path or a summary) "
-            "and write large results to a volume"
-        )
+    if "error" in payload:
+        # the runner's own verdict, e.g. "result too large: 9000 bytes > 4096 (...)"
+        raise ResultTooLarge(str(payload["error"]))
     if "result" in payload:
         return payload["result"]
     if "result_repr" in payload:

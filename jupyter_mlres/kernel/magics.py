@@ -40,7 +40,7 @@ from jupyter_mlres.kernel.view import format_log_line
 __all__ = ["MlresMagics", "load_ipython_extension"]
 
 LINE_USAGE = """\
-%mlrun jobs [--backend B]                     list runs, newest first
+%mlrun jobs [--limit N] [--backend B]         list runs, newest first
 %mlrun logs RUN [--follow] [--tail N]         print a run's log (--follow: until it ends)
 %mlrun attach RUN [--detach]                  show a run's view again and return its handle
 %mlrun cancel RUN                             stop a run
@@ -87,7 +87,7 @@ class MlresMagics(Magics):
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = get_settings()
+            self._settings = get_settings(getattr(self.shell, "config", None))
         return self._settings
 
     @settings.setter
@@ -207,8 +207,11 @@ class MlresMagics(Magics):
         return plain, found
 
     def _jobs(self, tokens: list[str]) -> None:
-        _, opts = self._options("jobs", tokens, set(), {"--backend"}, 0)
-        runs = self._backend(opts.get("--backend")).list_runs()
+        _, opts = self._options("jobs", tokens, set(), {"--backend", "--limit"}, 0)
+        limit = opts.get("--limit")
+        if limit is not None and (not limit.isdigit() or int(limit) < 1):
+            raise SpecError("jobs --limit", limit, "a whole number >= 1")
+        runs = self._backend(opts.get("--backend")).list_runs()[: int(limit) if limit else None]
         if not runs:
             print("no runs")
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -33,14 +32,12 @@ __all__ = [
 RUNNER_FILE = "mlres_runner.py"
 
 
-def get_settings() -> Settings:
-    """The service settings from config files and the environment (``jupyter_mlres.config``)."""
-    try:
-        config = importlib.import_module("jupyter_mlres.config")
-    except ImportError:
-        return Settings()
-    loaded: Settings = config.load_settings()
-    return loaded
+def get_settings(config: Any = None) -> Settings:
+    """The service settings: Jupyter config files, ``config`` (the shell's traitlets config,
+    so ``c.MlresConfig...`` in ``ipython_config.py`` applies), then the environment."""
+    from jupyter_mlres.config import load_settings
+
+    return load_settings(config=config)
 
 
 def resolve_backend(

@@ -74,6 +74,7 @@ class Watcher:
         self.stop = threading.Event()
         self.done = threading.Event()
         self.detached = threading.Event()
+        self._feeds_over = threading.Event()
         self._feeds_left = 2
         self._feeds_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -96,6 +97,7 @@ class Watcher:
             # The run may be gone already; the view then keeps what it saw.
             with contextlib.suppress(Exception):
                 self.model.on_status(self.backend.status(RunId(self.model.run_id)))
+            self._feeds_over.set()
             if self.mode != "widget":
                 self.done.set()
 
@@ -138,19 +140,23 @@ class Watcher:
         assert self.view is not None
         seen = -1
         last_second = -1
-        while True:
-            finished = self.model.done
-            snapshot = self.model.snapshot()
-            second = int(snapshot.elapsed)
-            if finished:
-                self.view.close(snapshot)
-                self.done.set()
-                return
-            if self.model.version != seen or second != last_second:
-                seen, last_second = self.model.version, second
-                self.view.refresh(snapshot)
-            # Sleep the full period: this, not the job's output rate, bounds what is sent.
-            time.sleep(REFRESH_SECONDS)
+        try:
+            while True:
+                finished = self.model.done
+                snapshot = self.model.snapshot()
+                second = int(snapshot.elapsed)
+                if finished:
+                    self.view.close(snapshot)
+                    return
+                if self.model.version != seen or second != last_second:
+                    seen, last_second = self.model.version, second
+                    self.view.refresh(snapshot)
+                # Wait the full period (woken early only when the feeds end): this, not the
+                # job's output rate, bounds what is sent to the front end.
+                self._feeds_over.wait(REFRESH_SECONDS)
+        finally:
+            # Even if a widget update fails, waiting on the run must not hang.
+            self.done.set()
 
     def watch(self, timeout: float | None = None) -> bool:
         """Block until the run is finished and its logs drained (True) or ``timeout`` (False).
@@ -285,7 +291,10 @@ class Run:
         phase = str(status.phase) if status else "Unknown"
         rows = [("run", self.name), ("backend", self.backend), ("state", phase)]
         if status is not None and status.phase == JobPhase.SUCCEEDED:
-            rows.append(("result", repr(self.result)))
+            try:
+                rows.append(("result", repr(self.result)))
+            except Exception as e:  # e.g. a result too large for the backend to return
+                rows.append(("result", f"unavailable: {e}"))
         if status is not None and status.reason and status.phase == JobPhase.FAILED:
             rows.append(("reason", f"{status.reason} {status.message}".strip()))
         if status is not None and status.log_location:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from jupyter_mlres.core import priority
@@ -100,6 +101,7 @@ class Provenance:
     def _default(self, given: object) -> str:
         return "" if given not in (None, ()) else " (service default)"
 
+    @cached_property
     def _user_volume_names(self) -> set[str]:
         names = set()
         for text in self.args.volumes:
@@ -146,7 +148,7 @@ class Provenance:
                     return "the job's code"
                 if name in self.function_volumes:
                     return "set on the function"
-                return "user" if name in self._user_volume_names() else "service default (auto-mount)"
+                return "user" if name in self._user_volume_names else "service default (auto-mount)"
             case ("nodeSelector", key):
                 model = self.settings.gpu_models.get(self.args.gpu_type or "")
                 if model is not None and key in model.node_selector:

@@ -225,6 +225,9 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self._loading = True
         try:
             self._passthrough = args
+            if args.name and args.name != self._base.name:
+                # The name is the line's, not a field: it names the function the panel renders.
+                self._base.metadata.name = new_function(args.name).name
             self.cpu.set(args.cpu)
             self.memory.set(args.memory)
             self.gpus.set(None if args.gpus is None else str(args.gpus))

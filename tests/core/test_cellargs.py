@@ -153,7 +153,7 @@ cell_args = st.builds(
 
 
 @given(cell_args)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_write_back_round_trips(args: CellArgs) -> None:
     assert parse_cell_args(to_magic_line(args)) == args
 

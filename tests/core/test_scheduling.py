@@ -914,3 +914,72 @@ def test_modes_against_a_scheduler_model(
     for labels, taints in NODES:
         got = schedulable(labels, taints, result.node_selector, out_terms, result.tolerations)
         assert got == intended(labels, taints), (labels, taints, result)
+
+
+class _DictOnlyModel:
+    """Another client's model: no attribute_map, only a snake_case to_dict()."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": "spot",
+            "operator": "Equal",
+            "value": "true",
+            "effect": "NoSchedule",
+            "toleration_seconds": None,
+        }
+
+
+class _PydanticLikeModel:
+    """A model that only offers model_dump()."""
+
+    def model_dump(self) -> dict[str, Any]:
+        return {"node_affinity": {"required_during_scheduling_ignored_during_execution": None}}
+
+
+def test_duck_typed_models_are_accepted() -> None:
+    assert normalize_tolerations([_DictOnlyModel()], "tolerations") == [SPOT_TOLERATION]
+    assert normalize_affinity(_PydanticLikeModel(), "affinity") == {}
+
+
+@pytest.mark.parametrize("mode", PREEMPTION_MODES)
+def test_terms_that_all_contradict_the_node_selector_are_an_error_in_every_mode(mode: str) -> None:
+    affinity = _affinity([expr("zone", "In", "b")], [expr("zone", "DoesNotExist")])
+    with pytest.raises(SpecError, match="never be scheduled") as info:
+        resolve_scheduling(
+            mode=mode,
+            node_name=None,
+            node_selector={"zone": "a"},
+            affinity=affinity,
+            tolerations=[],
+            settings=SPOT,
+        )
+    assert (
+        info.value.path
+        == "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+    )
+
+
+def test_a_dead_user_term_is_named_once_with_its_own_index() -> None:
+    affinity = _affinity([expr("zone", "In", "a")], [expr("zone", "In", "b"), expr("zone", "NotIn", "b")])
+    result = resolve_scheduling(
+        mode="prevent", node_name=None, node_selector={}, affinity=affinity, tolerations=[], settings=SPOT
+    )
+    assert result.warnings == (
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[1] "
+        "can match no node (it contradicts itself or the node selector)",
+    )
+    assert required_terms(result) == [
+        {
+            "matchExpressions": [
+                expr("zone", "In", "a"),
+                expr(LIFECYCLE, "NotIn", "preemptible"),
+                expr(GKE_SPOT, "NotIn", "true"),
+            ]
+        }
+    ]
+    # Under none the user's terms are left exactly as given, with the same warning.
+    none = resolve_scheduling(
+        mode="none", node_name=None, node_selector={}, affinity=affinity, tolerations=[], settings=SPOT
+    )
+    assert none.affinity == affinity
+    assert none.warnings == result.warnings

@@ -165,5 +165,5 @@ def test_results_from_the_termination_message() -> None:
     assert parse_result("") is None
     with pytest.raises(ResultTooLarge, match="4 KiB"):
         parse_result('{"result": "' + "x" * 5000)  # truncated by Kubernetes
-    with pytest.raises(ResultTooLarge, match="5000 bytes"):
-        parse_result('{"result_too_large": 5000}')
+    with pytest.raises(ResultTooLarge, match="5000 bytes > 4096"):
+        parse_result('{"error": "result too large: 5000 bytes > 4096 (write large results to a volume)"}')

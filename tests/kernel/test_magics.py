@@ -253,6 +253,24 @@ def test_jobs_logs_cancel_and_attach(
     assert attached.wait(timeout=10) == JobPhase.CANCELLED
 
 
+def test_logs_follow_prints_until_the_run_ends(
+    ip: InteractiveShell, fake: FakeBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ip.run_cell_magic("mlrun", "--backend fake --detach", "pass\n")
+    fake.emit_log(run.name, "early")
+    capsys.readouterr()
+
+    def later(run_id: RunId) -> None:
+        time.sleep(0.3)
+        fake.emit_log(run_id, "late", replica=1)
+        fake.finish(run_id)
+
+    driver = _drive(fake, later)
+    ip.run_line_magic("mlrun", f"logs {run.name} --follow")
+    driver.join()
+    assert capsys.readouterr().out.splitlines() == ["early", "[1] late"]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -46,12 +46,31 @@ _RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _POLL_MIN: Final = 0.01
 _POLL_MAX: Final = 0.1
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
-# ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR``, importing this very copy of
-# jupyter_mlres (also when it runs from a source tree rather than an installed package).
-_SUPERVISOR_BOOT: Final = (
-    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
-    "from jupyter_mlres.backends.local.supervisor import main; sys.exit(main())"
-)
+_LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
+# The supervisor's entry point, ``python -c BOOT RUN_DIR``. A run that needs nothing first (no
+# GPUs, no volumes) has its replicas started by launch.py, run by path with the standard library
+# only, before jupyter_mlres is imported: a short job is done sooner. A SIGTERM (cancel) that
+# arrives meanwhile is remembered, not fatal. Then it imports this very copy of jupyter_mlres,
+# also when it runs from a source tree, and supervises:
+# ``python -m jupyter_mlres.backends.local.supervisor RUN_DIR`` does the same minus the head start.
+_SUPERVISOR_BOOT: Final = f"""
+import json, os, signal, sys
+cancelled = []
+signal.signal(signal.SIGTERM, lambda *_: cancelled.append(True))
+run_dir = sys.argv[1]
+launched = None
+if not os.path.exists(os.path.join(run_dir, "cancel")):
+    with open(os.path.join(run_dir, "plan.json"), encoding="utf-8") as f:
+        plan = json.load(f)
+    launch = {{"__name__": "mlres_launch"}}
+    with open({_LAUNCH_PY!r}, encoding="utf-8") as f:
+        exec(compile(f.read(), {_LAUNCH_PY!r}, "exec"), launch)
+    if launch["can_start_at_once"](plan):
+        launched = launch["start_replicas"](run_dir, plan, [], {{}})
+sys.path.insert(0, {_PACKAGE_ROOT!r})
+from jupyter_mlres.backends.local.supervisor import main
+sys.exit(main([run_dir], launched=launched, cancelled=bool(cancelled)))
+"""
 _SUPERVISOR_START_GRACE: Final = 30.0
 """Seconds a run may sit without a recorded supervisor before it counts as lost."""
 
@@ -204,7 +223,11 @@ class LocalBackend:
         for name, data in run.binary_files.items():
             _safe_child(run_dir.code, name).write_bytes(data)
         write_json_atomic(run_dir.manifests, list(run.manifests))
-        plan = build_plan(run, self.settings, run_dir=run_dir.path, python=self.python, cwd=os.getcwd())
+        # Jupyter Server tells a notebook's kernel its path; the sidebar offers to open it.
+        notebook = os.environ.get("JPY_SESSION_NAME", "")
+        plan = build_plan(
+            run, self.settings, run_dir=run_dir.path, python=self.python, cwd=os.getcwd(), notebook=notebook
+        )
         plan.not_honoured = [
             f"{item} (runs with {self.python})" if item.startswith("container.image=") else item
             for item in plan.not_honoured

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 __all__ = ["Allocation", "GpuAllocator", "detect_gpus", "process_alive"]
 
 _NVIDIA_SMI_LINE = re.compile(r"^GPU (\d+):")
@@ -42,6 +40,8 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     """Is ``pid`` still the process that started at ``started`` (not a zombie, not recycled)?"""
     if not pid:
         return False
+    import psutil  # here, not at the top: the supervisor starts faster without it
+
     try:
         proc = psutil.Process(pid)
         if started is not None and abs(proc.create_time() - started) > 0.5:

@@ -7,34 +7,19 @@ volumes, deadline, grace period) or listed in :attr:`Plan.not_honoured`, which b
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from jupyter_mlres.backends.local.launch import THREAD_ENV_VARS, cpu_count_for
 from jupyter_mlres.backends.local.quantities import quantity_value
 from jupyter_mlres.core.errors import SubmitError
 from jupyter_mlres.core.runs import RenderedRun
 from jupyter_mlres.core.settings import Settings
 
-__all__ = ["THREAD_ENV_VARS", "MountPlan", "Plan", "build_plan", "mount_env_var"]
-
-THREAD_ENV_VARS: Final = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMEXPR_MAX_THREADS",
-    "NUMBA_NUM_THREADS",
-    "RAYON_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "POLARS_MAX_THREADS",
-)
-"""Thread-pool sizes set to the CPU limit (unless the job sets them itself)."""
+__all__ = ["THREAD_ENV_VARS", "MountPlan", "Plan", "build_plan", "cpu_count_for", "mount_env_var"]
 
 COMPLETION_INDEX_PATHS: Final = frozenset(
     {
@@ -216,6 +201,8 @@ def build_plan(
         dask_workers, dask_memory, memory_limit = _plan_dask(
             run, cluster, env, cpu_limit, memory_limit, not_honoured
         )
+        # the runner reports the local cluster's workers there (daskstatus.py reads it)
+        env["MLRES_DASK_STATUS_PATH"] = str(run_dir / "dask.jsonl")
         cpu_limit = None
         memory_limit_text = (
             f"{memory_limit_text} for the job + {dask_workers[1]} x the workers' limit"
@@ -306,11 +293,6 @@ def _plan_dask(
         else None
     )
     return [minimum, maximum], worker_memory, tree_limit
-
-
-def cpu_count_for(limit: float) -> int:
-    """Cores a CPU limit stands for: ``1.5`` -> 2, ``250m`` -> 1."""
-    return max(1, math.ceil(limit - 1e-9))
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import contextlib
 import os
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,20 +23,25 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import psutil
-
+from jupyter_mlres.backends.local import launch
 from jupyter_mlres.backends.local.daskstatus import DaskStatusReader
 from jupyter_mlres.backends.local.files import append_json_line, read_json, write_json_atomic
 from jupyter_mlres.backends.local.gpus import GpuAllocator, detect_gpus
 from jupyter_mlres.backends.local.layout import RunDir
 from jupyter_mlres.backends.local.logfile import LogWriter
-from jupyter_mlres.backends.local.plan import THREAD_ENV_VARS, Plan, cpu_count_for
+from jupyter_mlres.backends.local.plan import Plan
 from jupyter_mlres.backends.local.quantities import format_bytes
 from jupyter_mlres.backends.local.records import ReplicaRecord, StatusRecord, event_record, now
 from jupyter_mlres.backends.local.volumes import prepare_mounts, release_mounts
 from jupyter_mlres.core.runs import JobPhase
+
+if TYPE_CHECKING:
+    import psutil
+
+# psutil (tens of ms to import) is imported only once the replicas run: starting them first
+# keeps a short job's start-to-finish time low.
 
 __all__ = ["main"]
 
@@ -75,18 +79,21 @@ class _Replica:
         return self.exit_code is not None and self.open_streams == 0
 
 
+Launched = tuple[list[subprocess.Popen[bytes]], dict[str, str]]
+
+
 class Supervisor:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, launched: Launched | None = None, cancelled: bool = False) -> None:
+        self.launched = launched
         self.dir = RunDir(run_dir)
         self.plan = Plan.from_json(read_json(self.dir.plan))
         self.status: StatusRecord = read_json(self.dir.status)
         self.replicas: list[_Replica] = []
         self.allocator = GpuAllocator(self.dir.gpu_state)
-        self.cancel_signalled = False
+        self.cancel_signalled = cancelled
         self.started_mono = time.monotonic()
         self.links: list[dict[str, Any]] = []
         self.log: LogWriter | None = None
-        self._pid_started = psutil.Process().create_time()
         self.dask = DaskStatusReader(self.dir.dask_status) if self.plan.dask_workers else None
 
     # -- files ---------------------------------------------------------------------------------
@@ -111,34 +118,43 @@ class Supervisor:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> int:
+        # Only SIGTERM is handled (a handler, unlike SIG_IGN, is not inherited by the replicas).
+        # In its own session the supervisor gets no terminal signals anyway.
         signal.signal(signal.SIGTERM, self._on_sigterm)
-        for sig in (signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        devices: list[str] | None = []
         try:
-            if self.cancel_requested():
-                return self.finish_without_start(
-                    JobPhase.CANCELLED, "Cancelled", "cancelled before it started"
-                )
-            devices = self.acquire_gpus()
-            if devices is None:
-                return 0
-            mounts = prepare_mounts(self.plan.mounts)
-            self.links = list(mounts.links)
-            write_json_atomic(self.dir.links, self.links)
-            for reason, message, warning in mounts.events:
-                self.event(reason, message, warning=warning)
-            self.start_replicas(devices, mounts.env)
+            if self.launched is not None:
+                self.start_replicas([], {}, self.launched)
+            else:
+                if self.cancel_requested():
+                    return self.finish_without_start(
+                        JobPhase.CANCELLED, "Cancelled", "cancelled before it started"
+                    )
+                devices = self.acquire_gpus()
+                if devices is None:
+                    return 0
+                mounts = prepare_mounts(self.plan.mounts)
+                self.links = list(mounts.links)
+                write_json_atomic(self.dir.links, self.links)
+                for reason, message, warning in mounts.events:
+                    self.event(reason, message, warning=warning)
+                self.start_replicas(devices, mounts.env)
             self.pump()
             self.finish()
         except BaseException as e:
             self.crash(e)
             return 1
         finally:
-            if self.plan.gpus:
-                self.allocator.release(self.plan.run_id)
-            release_mounts(self.links, self.dir.path.parent, self.plan.run_id)
+            self.release()
         return 0
+
+    def release(self) -> None:
+        """Give back GPUs and mount links; before the terminal status, so that a reader who
+        sees the run finished also sees them free. Idempotent."""
+        if self.plan.gpus:
+            self.allocator.release(self.plan.run_id)
+        links, self.links = self.links, []
+        if links:
+            release_mounts(links, self.dir.path.parent, self.plan.run_id)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.cancel_signalled = True
@@ -173,11 +189,12 @@ class Supervisor:
                 warning=True,
             )
             return None
+        import psutil
+
+        own_start = psutil.Process().create_time()
         last_message = ""
         while True:
-            allocation = self.allocator.allocate(
-                self.plan.run_id, count, devices, os.getpid(), self._pid_started
-            )
+            allocation = self.allocator.allocate(self.plan.run_id, count, devices, os.getpid(), own_start)
             if allocation.devices is not None:
                 if last_message:
                     self.status.update({"reason": "", "message": ""})
@@ -217,31 +234,22 @@ class Supervisor:
         return f"the run exceeded its deadline (activeDeadlineSeconds={self.plan.deadline_seconds:g})"
 
     # -- start -----------------------------------------------------------------------------------
-    def base_env(self, devices: list[str], mount_env: dict[str, str]) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(_JUPYTER_ONLY_ENV) and not (k == "MPLBACKEND" and v.startswith("module://"))
-        }
-        env.update(mount_env)
-        if self.plan.cpu_limit is not None:
-            threads = str(min(cpu_count_for(self.plan.cpu_limit), len(_available_cpus())))
-            for name in THREAD_ENV_VARS:
-                env[name] = threads
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
-        env.update(self.plan.env)  # the job's own env wins
-        env["MLRES_CODE_DIR"] = str(self.dir.code)
-        return env
-
-    def start_replicas(self, devices: list[str], mount_env: dict[str, str]) -> None:
+    def start_replicas(
+        self,
+        devices: list[str],
+        mount_env: dict[str, str],
+        launched: tuple[list[subprocess.Popen[bytes]], dict[str, str]] | None = None,
+    ) -> None:
         plan = self.plan
-        env = self.base_env(devices, mount_env)
+        started_iso = now().isoformat()
+        procs, env = launched or launch.start_replicas(
+            str(self.dir.path), read_json(self.dir.plan), devices, mount_env
+        )
         world = plan.replicas
-        port = _free_port() if world > 1 else None
-        cpus = _available_cpus()
+        cpus = launch.available_cpus()
         affinity_note = ""
         if plan.cpu_limit is not None:
-            wanted = cpu_count_for(plan.cpu_limit)
+            wanted = launch.cpu_count_for(plan.cpu_limit)
             if hasattr(os, "sched_setaffinity"):
                 affinity_note = f"pinned to {min(wanted, len(cpus))} of {len(cpus)} cores"
                 if wanted > len(cpus):
@@ -250,7 +258,7 @@ class Supervisor:
                 affinity_note = "core pinning is not available on this OS"
             affinity_note = (
                 f"cpu limit {plan.cpu_limit:g}: {affinity_note}; "
-                f"{', '.join(THREAD_ENV_VARS[:3])}, ... = {env[THREAD_ENV_VARS[0]]}"
+                f"{', '.join(launch.THREAD_ENV_VARS[:3])}, ... = {env[launch.THREAD_ENV_VARS[0]]}"
             )
         parts = [p for p in (affinity_note,) if p]
         if plan.memory_limit is not None:
@@ -261,7 +269,7 @@ class Supervisor:
         if plan.gpus:
             parts.append(f"GPUs: CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}")
         if world > 1:
-            parts.append(f"{world} replicas: MASTER_ADDR=127.0.0.1 MASTER_PORT={port}")
+            parts.append(f"{world} replicas: MASTER_ADDR=127.0.0.1 MASTER_PORT={env['MASTER_PORT']}")
         if plan.dask_workers is not None:
             low, high = plan.dask_workers
             memory = format_bytes(plan.dask_worker_memory) if plan.dask_worker_memory else "no limit"
@@ -270,51 +278,25 @@ class Supervisor:
                 + (" (adaptive)" if low != high else "")
                 + f", memory limit per worker {memory}"
             )
-            env["MLRES_DASK_STATUS_PATH"] = str(self.dir.dask_status)
         self.event("Scheduled", "; ".join(parts) if parts else "no resource limits to apply")
 
-        runner = str(self.dir.code / "mlres_runner.py")
-        started_iso = now().isoformat()
-        for index in range(world):
-            replica_env = dict(env)
-            replica_env["MLRES_RESULT_PATH"] = str(self.dir.result(index))
-            for name in plan.rank_env:
-                replica_env[name] = str(index)
-            for name in plan.pod_name_env:
-                replica_env[name] = f"{plan.run_id}-{index}"
-            if world > 1:
-                replica_env.update(
-                    RANK=str(index),
-                    JOB_COMPLETION_INDEX=str(index),
-                    WORLD_SIZE=str(world),
-                    MASTER_ADDR="127.0.0.1",
-                    MASTER_PORT=str(port),
-                )
-            cores = _cores_for(index, plan.cpu_limit, cpus)
-            proc = subprocess.Popen(
-                [plan.python, runner],
-                cwd=plan.cwd if os.path.isdir(plan.cwd) else str(self.dir.path),
-                env=replica_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None,
-            )
-            replica = _Replica(index, proc, time.monotonic())
+        now_mono = time.monotonic()
+        self.replicas = [_Replica(index, proc, now_mono) for index, proc in enumerate(procs)]
+        import psutil
+
+        for replica in self.replicas:
+            pid = replica.proc.pid
             try:
-                replica.tree[proc.pid] = psutil.Process(proc.pid)
-                pid_started: float | None = replica.tree[proc.pid].create_time()
+                replica.tree[pid] = psutil.Process(pid)
+                pid_started: float | None = replica.tree[pid].create_time()
             except psutil.Error:
                 pid_started = None
-            self.replicas.append(replica)
-            record: ReplicaRecord = self.status["replicas"][index]
-            record.update(
+            self.status["replicas"][replica.index].update(
                 {
                     "phase": JobPhase.RUNNING.value,
                     "reason": "",
                     "message": "",
-                    "pid": proc.pid,
+                    "pid": pid,
                     "pid_started": pid_started,
                 }
             )
@@ -448,6 +430,8 @@ class Supervisor:
             _kill_group(replica, signal.SIGTERM)
 
     def check_memory(self) -> None:
+        import psutil
+
         limit = self.plan.memory_limit
         assert limit is not None
         for replica in self.replicas:
@@ -508,8 +492,7 @@ class Supervisor:
             )
             phase, reason = JobPhase.FAILED, first.reason
             message = f"replica {first.index}: {first.message}"
-        if self.plan.gpus:
-            self.allocator.release(self.plan.run_id)
+        self.release()
         self.close_dask_workers(phase)
         self.status.update(
             {"phase": phase.value, "reason": reason, "message": message, "finished": now().isoformat()}
@@ -526,6 +509,10 @@ class Supervisor:
         if self.log is not None:
             with contextlib.suppress(OSError):
                 self.log.close(time.time())
+        try:
+            self.release()
+        except Exception:
+            traceback.print_exc()
         for record in self.status["replicas"]:
             if not JobPhase(record["phase"]).is_terminal:
                 record.update(
@@ -558,30 +545,6 @@ def _worker_record(index: int) -> ReplicaRecord:
     }
 
 
-def _available_cpus() -> list[int]:
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))  # pragma: no cover - not Linux
-
-
-def _cores_for(index: int, limit: float | None, cpus: list[int]) -> list[int] | None:
-    """Cores for replica ``index``: ceil(limit) of them, replicas spread round-robin."""
-    if limit is None or not hasattr(os, "sched_setaffinity"):
-        return None
-    wanted = cpu_count_for(limit)
-    if wanted >= len(cpus):
-        return None
-    start = (index * wanted) % len(cpus)
-    return [cpus[(start + i) % len(cpus)] for i in range(wanted)]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _grow_pipe(fd: int) -> None:
     # A bigger pipe lets a job print bursts without waiting for the supervisor (Linux only).
     try:
@@ -599,6 +562,8 @@ def _kill_group(replica: _Replica, sig: signal.Signals) -> None:
 
 def _tree_rss(replica: _Replica) -> int:
     """RSS of the replica and all its descendants (processes are cached between checks)."""
+    import psutil
+
     root = replica.tree.get(replica.proc.pid)
     if root is None:
         return 0
@@ -619,12 +584,13 @@ def _tree_rss(replica: _Replica) -> int:
     return total
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, launched: Launched | None = None, cancelled: bool = False) -> int:
+    """Supervise the run in ``argv[0]``; ``launched`` are replicas the boot code already started."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m jupyter_mlres.backends.local.supervisor RUN_DIR", file=sys.stderr)
         return 2
-    return Supervisor(Path(args[0])).run()
+    return Supervisor(Path(args[0]), launched=launched, cancelled=cancelled).run()
 
 
 if __name__ == "__main__":

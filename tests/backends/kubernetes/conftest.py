@@ -10,6 +10,7 @@ from jupyter_mlres.core.settings import Settings
 
 from .emulator import RunningEmulator
 from .helpers import NS, Kube
+from .podman_kubelet import podman_unavailable
 from .rbac import assert_backend_requests_allowed, assert_manifests_valid
 
 
@@ -54,3 +55,13 @@ def make_backend(cluster: RunningEmulator, tmp_path: Path) -> Iterator[object]:
 @pytest.fixture
 def backend(make_backend: object, kube: Kube) -> KubernetesBackend:
     return make_backend()  # type: ignore[operator,no-any-return]
+
+
+@pytest.fixture(scope="session")
+def podman_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Podman settings for this sandbox, once per session; skips (saying why) without podman."""
+    workdir = tmp_path_factory.mktemp("podman")
+    reason = podman_unavailable(workdir)
+    if reason:
+        pytest.skip(reason)
+    return workdir

@@ -9,15 +9,16 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from jupyter_mlres.core.runs import RenderedRun, RunId
+from jupyter_mlres.core.function import new_function
+from jupyter_mlres.core.runs import RenderedRun
+from jupyter_mlres.core.settings import Settings
+from jupyter_mlres.core.volumes import mount_v3io
 
 from .emulator import RunningEmulator
 
 NS = "ns"
-RUNNER = (Path(__file__).parents[3] / "jupyter_mlres" / "runner.py").read_text(encoding="utf-8")
 USER_AGENT = "mlres-test-kubelet"
 
 
@@ -31,118 +32,34 @@ def render_run(
     image: str = "python:3.11-slim",
     resources: Mapping[str, Any] | None = None,
     priority_class: str | None = None,
-    preemption_retry: bool = True,
-    secret: Mapping[str, str] | None = None,
+    preemption_retry: bool = False,
+    secret: str | None = None,
     node_selector: Mapping[str, str] | None = None,
     backoff_limit: int = 0,
 ) -> RenderedRun:
-    """A RenderedRun laid out as docs/internals.md "Rendering a run" says."""
-    labels = {
-        "app.kubernetes.io/managed-by": "jupyter-mlres",
-        "app.kubernetes.io/name": function,
-        "jupyter-mlres.io/run-id": run_id,
-    }
-    files = {
-        "mlres_runner.py": RUNNER,
-        "main.py": code,
-        "job.json": json.dumps(
-            {"name": function, "handler": handler, "params": {}, "kind": "job", "replicas": replicas}
-        ),
-    }
-    manifests: list[dict[str, Any]] = [
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": run_id, "labels": dict(labels)},
-            "data": dict(files),
-        }
-    ]
-    secret_data: dict[str, dict[str, str]] = {}
-    env: list[dict[str, Any]] = [
-        {"name": "MLRES_CODE_DIR", "value": "/mlres/code"},
-        {"name": "MLRES_RUN_ID", "value": run_id},
-        {"name": "MLRES_FUNCTION", "value": function},
-        {"name": "MLRES_RESULT_PATH", "value": "/dev/termination-log"},
-        # without it Python block-buffers stdout into a pipe and logs arrive only at the end
-        {"name": "PYTHONUNBUFFERED", "value": "1"},
-    ]
-    if secret:
-        name = f"{run_id}-v3io"
-        manifests.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": name, "labels": dict(labels)},
-                "type": "Opaque",
-            }
-        )
-        secret_data[name] = dict(secret)
-        env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": name, "key": k}}} for k in secret]
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "containers": [
-            {
-                "name": "main",
-                "image": image,
-                "command": ["python3", "/mlres/code/mlres_runner.py"],
-                "env": env,
-                "volumeMounts": [{"name": "code", "mountPath": "/mlres/code", "readOnly": True}],
-                "resources": dict(
-                    resources
-                    or {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}
-                ),
-            }
-        ],
-        "volumes": [{"name": "code", "configMap": {"name": run_id}}],
-    }
-    if priority_class:
-        pod_spec["priorityClassName"] = priority_class
-    if node_selector:
-        pod_spec["nodeSelector"] = dict(node_selector)
-    job_spec: dict[str, Any] = {
-        "backoffLimit": backoff_limit,
-        "ttlSecondsAfterFinished": 3600,
-        "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
-    }
-    if preemption_retry:
-        job_spec["podFailurePolicy"] = {
-            "rules": [
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
-            ]
-        }
-    if replicas > 1:
-        manifests.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": run_id, "labels": dict(labels)},
-                "spec": {"clusterIP": "None", "selector": {"jupyter-mlres.io/run-id": run_id}},
-            }
-        )
-        job_spec.update(completionMode="Indexed", completions=replicas, parallelism=replicas)
-        pod_spec["subdomain"] = run_id
-        pod_spec["containers"][0]["env"] += [
-            {
-                "name": "RANK",
-                "valueFrom": {
-                    "fieldRef": {
-                        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"
-                    }
-                },
-            },
-            {"name": "WORLD_SIZE", "value": str(replicas)},
-            {"name": "MASTER_ADDR", "value": f"{run_id}-0.{run_id}"},
-            {"name": "MASTER_PORT", "value": "29500"},
-        ]
-    manifests.append(
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": run_id, "labels": dict(labels)},
-            "spec": job_spec,
-        }
+    """What core renders for such a function (``Function.to_run``), as the magic would submit it."""
+    settings = Settings(
+        allowed_priority_classes=(priority_class,) if priority_class else (),
+        # spot nodes configured + mode "allow": core adds the podFailurePolicy that retries
+        # preempted pods without using up the retry budget
+        preemptible_node_selector={"node.kubernetes.io/lifecycle": "spot"} if preemption_retry else {},
     )
-    return RenderedRun(RunId(run_id), function, manifests, files, secret_data=secret_data)
+    fn = new_function(function, image=image, code=code, handler=handler)
+    if replicas > 1:
+        fn.spec.replicas = replicas
+    fn.spec.retries = backoff_limit
+    fn.spec.resources = dict(
+        resources or {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}
+    )
+    if priority_class:
+        fn.with_priority_class(priority_class)
+    if preemption_retry:
+        fn.with_preemption_mode("allow")
+    if node_selector:
+        fn.with_node_selection(node_selector=dict(node_selector))
+    if secret:
+        fn.apply(mount_v3io(remote="bigdata/data", access_key=secret))
+    return fn.to_run(settings, run_id=run_id)
 
 
 class Kube:

@@ -14,21 +14,13 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlres.backends.kubernetes import KubernetesBackend
+from jupyter_mlres.core.errors import BackendError
 from jupyter_mlres.core.runs import JobPhase, LogLine, RunId
 
 from .helpers import Kube, render_run, wait_for
-from .podman_kubelet import IMAGE, PodmanKubelet, podman_unavailable
+from .podman_kubelet import IMAGE, PodmanKubelet
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def podman_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("podman")
-    reason = podman_unavailable(workdir)
-    if reason:
-        pytest.skip(reason)
-    return workdir
 
 
 @pytest.fixture
@@ -110,3 +102,10 @@ def test_two_replicas_get_distinct_ranks(backend: KubernetesBackend, kubelet: Po
     assert lines == [(0, "rank 0 of 2 master e2e-ddp-0.e2e-ddp"), (1, "rank 1 of 2 master e2e-ddp-0.e2e-ddp")]
     assert backend.status(RunId("e2e-ddp")).phase == JobPhase.SUCCEEDED
     assert backend.result(RunId("e2e-ddp")) == 0  # replica 0's return value
+
+
+def test_a_result_over_4_kib_gets_a_clear_message(backend: KubernetesBackend, kubelet: PodmanKubelet) -> None:
+    backend.submit(render_run("e2e-big", code="def handler():\n    return 'x' * 10000\n", image=IMAGE))
+    assert list(backend.events(RunId("e2e-big"), follow=True))[-1].phase == JobPhase.SUCCEEDED
+    with pytest.raises(BackendError, match="result too large"):
+        backend.result(RunId("e2e-big"))

@@ -45,7 +45,7 @@ def test_a_whole_lifecycle_is_covered_by_the_role(
     backend: KubernetesBackend, kube: Kube, cluster: RunningEmulator
 ) -> None:
     kube.add_priority_class("batch")
-    backend.submit(render_run("rb1", replicas=2, secret={"V3IO_ACCESS_KEY": "k"}, priority_class="batch"))
+    backend.submit(render_run("rb1", replicas=2, secret="k", priority_class="batch"))
     pods = [kube.create_pod("rb1", i) for i in range(2)]
     for p in pods:
         kube.running(p)

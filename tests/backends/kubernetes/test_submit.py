@@ -21,7 +21,7 @@ JOB_PATH = rf"/namespaces/{NS}/jobs$"
 def test_objects_are_created_in_order_and_owned_by_the_job(
     backend: KubernetesBackend, kube: Kube, cluster: RunningEmulator
 ) -> None:
-    backend.submit(render_run("s1", replicas=2, secret={"V3IO_ACCESS_KEY": "s3cr3t"}))
+    backend.submit(render_run("s1", replicas=2, secret="s3cr3t"))
     posts = [r.url.path.rsplit("/", 1)[-1] for r in cluster.requests_matching("POST", f"/namespaces/{NS}/")]
     assert posts == ["configmaps", "secrets", "services", "jobs"]
     uid = kube.job("s1")["metadata"]["uid"]
@@ -33,7 +33,7 @@ def test_objects_are_created_in_order_and_owned_by_the_job(
         ]
     secret = cluster.emulator.stored("secrets", NS, "s1-v3io")
     assert secret is not None
-    assert secret["stringData"] == {"V3IO_ACCESS_KEY": "s3cr3t"}
+    assert secret["stringData"] == {"accessKey": "s3cr3t"}
     for r in cluster.requests_matching("POST", f"/namespaces/{NS}/"):
         if not r.url.path.endswith("secrets"):
             assert "s3cr3t" not in r.text
