@@ -85,11 +85,15 @@ def test_an_adaptive_cluster_scales_up_under_a_burst_and_back_down(fast_settings
 
 
 HANDLER = """
-import os, sys, time
+import json, os, sys, time
 
 def inspect(client, label):
     info = client.scheduler_info()["workers"].values()
     print(label, "workers", len(info), "memory", sorted({w["memory_limit"] for w in info}), flush=True)
+    # wait until the job view knows the workers too (the runner reports them every 0.2 s)
+    path = os.environ["MLRES_DASK_STATUS_PATH"]
+    while not (os.path.exists(path) and any(len(json.loads(l)["workers"]) == 2 for l in open(path))):
+        time.sleep(0.05)
     print("pgid", os.getpgid(0), flush=True)
     time.sleep(300)
 """
@@ -118,6 +122,7 @@ def test_fixed_workers_get_the_memory_limit_and_go_with_a_cancel(fast_settings: 
     assert {r.phase for r in status.replicas} == {JobPhase.CANCELLED}
     events = list(backend.events(run.run_id, follow=False))
     assert _workers(events)[0] == 2
+    assert [e.reason for e in events].count("WorkerStarted") == 2
 
 
 def _group(pgid: int) -> list[psutil.Process]:
