@@ -53,8 +53,25 @@ class LogCollector:
         self._followers: dict[str, threading.Thread] = {}
         self._active = 0
         self._streams: set[Any] = set()
+        self._cursors: dict[str, LogCursor] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = path.open("w", encoding="utf-8")
+        self._load(path)
+        self._file: TextIO = path.open("a", encoding="utf-8")
+
+    def _load(self, path: Path) -> None:
+        """Resume from a log kept by an earlier session (another kernel): its lines stay, even
+        when the pods are gone, and the followers continue after them."""
+        if not path.is_file():
+            return
+        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stamp, _, rest = raw.partition(" ")
+            pod, _, rest = rest.partition(" ")
+            index, _, text = rest.partition(" ")
+            timed = split_timestamp(f"{stamp} {text}")
+            if timed is None or not (index.startswith("[") and index.endswith("]")):
+                continue
+            self._cursors.setdefault(pod, LogCursor()).accept(timed)
+            self.lines.append(LogLine(self.run_id, int(index[1:-1] or 0), "stdout", timed.text, timed.time))
 
     def pod_seen(self, pod: Obj) -> None:
         """Start following ``pod`` once its container has started (idempotent)."""
@@ -95,7 +112,8 @@ class LogCollector:
         return state is None or pod_is_done(state) or self._run_done()
 
     def _follow(self, pod: str, replica: int) -> None:
-        cursor = LogCursor()
+        with self.changed:
+            cursor = self._cursors.setdefault(pod, LogCursor())
         failures = 0
         try:
             while not self.stop.is_set():
@@ -134,7 +152,7 @@ class LogCollector:
                 buffer += chunk
                 *complete, buffer = buffer.split(b"\n")
                 for raw in complete:
-                    self._line(raw, replica, cursor)
+                    self._line(raw, pod, replica, cursor)
                 if self.stop.is_set():
                     return
         finally:
@@ -143,14 +161,14 @@ class LogCollector:
             stream.close()
         if buffer and not follow:
             # a finished container's last line may lack its newline; a complete read has it whole
-            self._line(buffer, replica, cursor)
+            self._line(buffer, pod, replica, cursor)
 
-    def _line(self, raw: bytes, replica: int, cursor: LogCursor) -> None:
+    def _line(self, raw: bytes, pod: str, replica: int, cursor: LogCursor) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
         timed = split_timestamp(text)
         if timed is None:
             line = LogLine(self.run_id, replica, "stdout", text, datetime.now(timezone.utc))
-            stamp = ""
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         else:
             if not cursor.accept(timed):
                 return
@@ -158,7 +176,7 @@ class LogCollector:
             stamp = timed.stamp
         with self.changed:
             self.lines.append(line)
-            self._file.write(f"{stamp} [{replica}] {line.text}\n")
+            self._file.write(f"{stamp} {pod} [{replica}] {line.text}\n")
             self._file.flush()
             self.changed.notify_all()
 

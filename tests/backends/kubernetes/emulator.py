@@ -129,6 +129,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self._tick: asyncio.Event | None = None
         self.open_watches = 0
         self.closing = False
+        self.gone_sent = 0
 
     # -- thread-safe controls for tests -------------------------------------------------------------
     def notify(self) -> None:
@@ -369,6 +370,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     await send("ADDED", obj)
                 since = self.rv
             elif since < self.compacted:
+                self.gone_sent += 1
                 await send(
                     "ERROR",
                     {
@@ -464,13 +466,20 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         return response
 
 
-def _tls_server_cls(context: ssl.SSLContext) -> type[aiohttp.test_utils.RawTestServer]:
-    class TLSServer(aiohttp.test_utils.RawTestServer):
+def _server_cls(context: ssl.SSLContext | None) -> type[aiohttp.test_utils.RawTestServer]:
+    class EmulatorServer(aiohttp.test_utils.RawTestServer):
         async def start_server(self, **kwargs: Any) -> None:
-            kwargs["ssl"] = context
+            if context is not None:
+                kwargs["ssl"] = context
             await super().start_server(**kwargs)
 
-    return TLSServer
+        async def _make_runner(self, **kwargs: Any) -> Any:
+            runner = await super()._make_runner(**kwargs)
+            # don't wait the default 60 s for a client's in-flight request at teardown
+            runner._shutdown_timeout = 0.5
+            return runner
+
+    return EmulatorServer
 
 
 class RunningEmulator:
@@ -526,10 +535,7 @@ class RunningEmulator:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         self.emulator.loop = asyncio.get_running_loop()
-        kwargs: dict[str, Any] = {}
-        if self._ssl is not None:
-            kwargs["server_cls"] = _tls_server_cls(self._ssl)
-        async with self.emulator, kmock.Server(self.emulator, **kwargs) as server:
+        async with self.emulator, kmock.Server(self.emulator, server_cls=_server_cls(self._ssl)) as server:
             self.emulator._tick = asyncio.Event()
             scheme = "https" if self._ssl is not None else "http"
             self.url = f"{scheme}://127.0.0.1:{server.port}"

@@ -58,7 +58,7 @@ def test_stream_cut_mid_line_resumes_without_loss_or_duplicates(
     assert log_requests[-1].params.get("sinceTime")
     assert all(r.params["timestamps"] == "true" for r in log_requests)
     kept = backend.log_path(RunId("l1")).read_text().splitlines()
-    assert [line.split(" ", 2)[2] for line in kept] == [text for _, text in got]
+    assert [line.split(" ", 3)[3] for line in kept] == [text for _, text in got]
 
 
 def test_every_replica_is_followed_with_its_prefix(
@@ -96,3 +96,18 @@ def test_tail_and_a_last_line_without_newline(
     kube.complete("l3")
     assert [line.text for line in backend.logs(RunId("l3"), follow=True)][-1] == "line 49"
     assert [line.text for line in backend.logs(RunId("l3"), tail=2)] == ["line 48", "line 49"]
+
+
+def test_the_kept_log_outlives_the_pods(make_backend: object, kube: Kube, cluster: RunningEmulator) -> None:
+    first = make_backend()  # type: ignore[operator]
+    first.submit(render_run("l4"))
+    pod = kube.create_pod("l4")
+    kube.running(pod)
+    cluster.emulator.log(NS, pod, "kept 1", "kept 2")
+    kube.terminated(pod, 0)
+    kube.complete("l4")
+    assert [x.text for x in first.logs(RunId("l4"), follow=True)] == ["kept 1", "kept 2"]
+    first.close()
+    kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{pod}")  # e.g. the Job's TTL ran out
+    second = make_backend()  # type: ignore[operator]  # a new kernel, same Jupyter data dir
+    assert [x.text for x in second.logs(RunId("l4"))] == ["kept 1", "kept 2"]

@@ -90,7 +90,11 @@ def test_preempted_pod_is_rescheduled_and_its_replacement_followed(
     kube.em.log(NS, second, "epoch 1 again")
     kube.terminated(second, 0, message='{"result": "ok"}')
     kube.complete("r5")
-    assert [line.text for line in backend.logs(RunId("r5"), follow=True)] == ["epoch 1", "epoch 1 again"]
+    # both pods' logs, each line once (two pods' streams have no order between them)
+    assert sorted(line.text for line in backend.logs(RunId("r5"), follow=True)) == [
+        "epoch 1",
+        "epoch 1 again",
+    ]
     assert backend.status(RunId("r5")).phase == JobPhase.SUCCEEDED
     assert backend.result(RunId("r5")) == "ok"
 
@@ -112,7 +116,7 @@ def test_watch_resumes_from_the_last_resource_version_after_a_drop(
     pod = kube.create_pod("r7")
     events_until(backend, "r7", lambda e: e.replica == 0)
     wait_for(lambda: cluster.emulator.open_watches >= 2, what="both watches open")
-    before = len(list(cluster.requests_matching("GET", "/pods")))
+    before = len(list(cluster.requests_matching("GET", f"/namespaces/{NS}/pods")))
     cluster.emulator.drop_watches()
     kube.running(pod)  # happens while no watch is open
     events_until(backend, "r7", lambda e: e.phase == JobPhase.RUNNING and e.replica is None)
@@ -126,7 +130,7 @@ def test_watch_resumes_from_the_last_resource_version_after_a_drop(
     relists = [
         r
         for r in list(cluster.requests_matching("GET", f"/namespaces/{NS}/pods"))[before:]
-        if r.params.get("watch") != "true" and not r.subresource  # pods/log is not a relist
+        if r.params.get("watch") != "true" and r.url.path.endswith("/pods")  # not pods/<name>/log
     ]
     assert relists == []  # resumed, not re-listed
     assert all(r.params.get("labelSelector") == "jupyter-mlres.io/run-id=r7" for r in pod_watches)
@@ -139,18 +143,28 @@ def test_watch_relists_on_410_gone(backend: KubernetesBackend, kube: Kube, clust
     wait_for(lambda: cluster.emulator.open_watches >= 2, what="both watches open")
     kube.running(pod)
     events_until(backend, "r8", lambda e: e.phase == JobPhase.RUNNING and e.replica is None)
-    cluster.emulator.compact()
+    kube.add_node("unrelated")  # a change the run's watches do not see: their resourceVersion is now old
+    cluster.emulator.compact()  # ... and older than what the server still remembers
     cluster.emulator.drop_watches()
     kube.terminated(pod, 0)
+
+    def pod_lists() -> list[object]:
+        return [
+            r
+            for r in cluster.requests_matching("GET", f"/namespaces/{NS}/pods")
+            if r.params.get("watch") != "true" and r.url.path.endswith("/pods")
+        ]
+
+    # the resumed watch gets ERROR 410 Gone and the tracker lists again (the initial list + 1)
+    wait_for(lambda: len(pod_lists()) >= 2, what="a re-list after 410")
+    assert cluster.emulator.gone_sent >= 1
+    wait_for(
+        lambda: backend.status(RunId("r8")).replicas[0].phase == JobPhase.SUCCEEDED,
+        what="state from the re-list",
+    )
     kube.complete("r8")
     seen = list(backend.events(RunId("r8"), follow=True))
     assert seen[-1].phase == JobPhase.SUCCEEDED
-    lists = [
-        r
-        for r in cluster.requests_matching("GET", f"/namespaces/{NS}/pods")
-        if r.params.get("watch") != "true"
-    ]
-    assert len(lists) >= 2  # the initial list and the re-list after 410
 
 
 def test_job_deleted_elsewhere_ends_the_run(backend: KubernetesBackend, kube: Kube) -> None:
