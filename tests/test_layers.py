@@ -57,9 +57,26 @@ def test_core_imports_no_io_framework(module: Path) -> None:
 
 def test_runner_uses_only_the_standard_library() -> None:
     # The runner is executed inside the job's image, where jupyter_mlres is not installed.
+    # The one exception: dask jobs need `distributed`, imported only inside the function that
+    # turns its absence into a clear message (tests/runner/test_runner_dask.py).
     stdlib = set(sys.stdlib_module_names)
+    tree = ast.parse((PACKAGE / "runner.py").read_text(encoding="utf-8"))
+    top_level = {
+        alias.name.split(".")[0]
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+    }
+    assert top_level <= stdlib, f"runner.py imports non-stdlib modules: {sorted(top_level - stdlib)}"
     used = {name.split(".")[0] for name in _imported_modules(PACKAGE / "runner.py")}
-    assert used <= stdlib, f"runner.py imports non-stdlib modules: {sorted(used - stdlib)}"
+    assert used - stdlib <= {"distributed"}, f"runner.py imports non-stdlib modules: {sorted(used - stdlib)}"
+    lazy = [
+        f.name
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef)
+        and any(isinstance(n, ast.Import) and n.names[0].name == "distributed" for n in ast.walk(f))
+    ]
+    assert lazy == ["_import_distributed"]
 
 
 def test_import_is_lazy() -> None:

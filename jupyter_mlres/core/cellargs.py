@@ -275,7 +275,7 @@ OPTIONS: tuple[Option, ...] = (
         "replicas",
         "value",
         "N|MIN:MAX",
-        "N cooperating replicas, or an autoscaling range (dask)",
+        "N cooperating replicas (dask: N workers), or a MIN:MAX range of adaptive workers (--kind dask)",
         _replicas,
         _write_replicas,
     ),

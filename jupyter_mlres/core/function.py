@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "Function", "FunctionMetadata", "FunctionSpec", "code_to_function", "new_function"]
 
-KINDS: Final = ("job", "mpijob")
-"""Kinds that render today. ``dask`` (adaptive workers between min and max) is reserved."""
-RESERVED_KINDS: Final = ("dask",)
+KINDS: Final = ("job", "mpijob", "dask")
+"""``job``/``mpijob``: a batch Job of N cooperating replicas. ``dask``: the code gets a Dask
+``client`` whose workers scale between ``min_replicas`` and ``max_replicas`` (see core/dask.py)."""
+RESERVED_KINDS: Final[tuple[str, ...]] = ()
+AUTOSCALING_KINDS: Final = ("dask",)
 RESERVED_ENV_PREFIX: Final = "MLRES_"
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -205,9 +207,11 @@ class FunctionSpec:
     returns: tuple[str, ...]
     """Variables whose values come back as the run's result (``{name: value}``), in order."""
     replicas: int | None
-    """Cooperating pods (an Indexed Job); None means 1."""
+    """Cooperating pods (an Indexed Job); None means 1. For ``dask``: a fixed number of workers."""
     min_replicas: int | None
+    """``dask``: fewest workers adaptive scaling keeps (None: 0 when ``max_replicas`` is set)."""
     max_replicas: int | None
+    """``dask``: most workers adaptive scaling starts."""
     node_name: str | None
     node_selector: dict[str, str]
     affinity: dict[str, Any] | None
@@ -224,12 +228,15 @@ class FunctionSpec:
     """Mount ``Settings.default_volume`` even when ``Settings.auto_mount`` is ``manual``."""
 
     _resources: Resources
+    _scheduler_resources: Resources
+    """``dask``: the scheduler's (and the job pod's) own requests/limits; defaults fill the rest."""
     _mounts: dict[str, Mount]
 
     def __init__(self) -> None:
         for name, check in _FIELDS.items():
             object.__setattr__(self, name, check(None if name != "auto_mount" else False, f"{name}"))
         object.__setattr__(self, "_resources", Resources())
+        object.__setattr__(self, "_scheduler_resources", Resources())
         object.__setattr__(self, "_mounts", {})
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -277,6 +284,16 @@ class FunctionSpec:
                 which, cpu=amounts.get("cpu"), mem=amounts.get("memory", amounts.get("mem")), patch=False
             )
         object.__setattr__(self, "_resources", updated)
+
+    @property
+    def worker_resources(self) -> dict[str, dict[str, str]]:
+        """``dask``: the workers' resources (MLRun's name); the same as ``resources``."""
+        return self._resources.to_dict()
+
+    @property
+    def scheduler_resources(self) -> dict[str, dict[str, str]]:
+        """``dask``: the scheduler's own requests/limits (service defaults fill the rest)."""
+        return self._scheduler_resources.to_dict()
 
     @property
     def volumes(self) -> list[dict[str, Any]]:
@@ -336,8 +353,6 @@ def _function_name(value: object, path: str = "name") -> str:
 
 
 def _kind(value: object) -> str:
-    if value in RESERVED_KINDS:
-        raise SpecError("kind", value, KINDS, reason="the dask kind is not available yet")
     if value not in KINDS:
         raise SpecError("kind", value, KINDS)
     return str(value)
@@ -415,6 +430,46 @@ class Function:
     def gpus(self, gpus: int, gpu_type: str = DEFAULT_GPU_TYPE) -> Function:
         """Request ``gpus`` GPUs (0 removes them). ``gpu_type``: resource name or model preset."""
         self.spec._resources = self.spec._resources.with_gpus(gpus, gpu_type)
+        return self
+
+    # -- dask (MLRun's DaskCluster verbs) ---------------------------------------------------
+    def _dask_only(self, verb: str) -> None:
+        if self.kind not in AUTOSCALING_KINDS:
+            raise SpecError(
+                "kind", self.kind, AUTOSCALING_KINDS, reason=f"{verb}() applies to dask functions"
+            )
+
+    def with_worker_requests(self, mem: object = None, cpu: object = None, patch: bool = False) -> Function:
+        """``dask``: the workers' requests (the same as ``with_requests``)."""
+        self._dask_only("with_worker_requests")
+        return self.with_requests(mem=mem, cpu=cpu, patch=patch)
+
+    def with_worker_limits(
+        self,
+        mem: object = None,
+        cpu: object = None,
+        gpus: object = None,
+        gpu_type: str = DEFAULT_GPU_TYPE,
+        patch: bool = False,
+    ) -> Function:
+        """``dask``: the workers' limits (the same as ``with_limits``)."""
+        self._dask_only("with_worker_limits")
+        return self.with_limits(mem=mem, cpu=cpu, gpus=gpus, gpu_type=gpu_type, patch=patch)
+
+    def with_scheduler_requests(
+        self, mem: object = None, cpu: object = None, patch: bool = False
+    ) -> Function:
+        """``dask``: the scheduler's requests (otherwise the service defaults)."""
+        self._dask_only("with_scheduler_requests")
+        resources = self.spec._scheduler_resources.with_amounts("requests", mem=mem, cpu=cpu, patch=patch)
+        self.spec._scheduler_resources = resources
+        return self
+
+    def with_scheduler_limits(self, mem: object = None, cpu: object = None, patch: bool = False) -> Function:
+        """``dask``: the scheduler's limits (otherwise the service defaults). No GPUs."""
+        self._dask_only("with_scheduler_limits")
+        resources = self.spec._scheduler_resources.with_amounts("limits", mem=mem, cpu=cpu, patch=patch)
+        self.spec._scheduler_resources = resources
         return self
 
     def with_default_resources(self, enabled: bool = True) -> Function:
@@ -536,7 +591,8 @@ class Function:
         )
 
     def to_manifests(self, settings: Settings | None = None) -> list[dict[str, Any]]:
-        """ConfigMap, [Secret], [Service], Job: what would be created (a preview)."""
+        """ConfigMap, [Secret], [Service], Job (``dask``: ConfigMap, [Secret], DaskCluster,
+        [DaskAutoscaler], Job): what would be created (a preview)."""
         return [copy.deepcopy(m) for m in self.to_run(settings).manifests]
 
     def to_pod_spec(self, settings: Settings | None = None) -> dict[str, Any]:

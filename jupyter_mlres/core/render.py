@@ -1,7 +1,8 @@
 """Render a :class:`Function` into the Kubernetes objects of one run (docs/internals.md).
 
 ``render_run`` is the single entry point; ``to_pod_spec``/``to_manifests``/``to_yaml`` are views
-of it. Manifests are plain camelCase dicts in creation order: ConfigMap, [Secret], [Service], Job.
+of it. Manifests are plain camelCase dicts in creation order: ConfigMap, [Secret], [Service], Job; a
+``dask`` run has ConfigMap, [Secret], DaskCluster, [DaskAutoscaler], Job (see core/dask.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from functools import cache
 from importlib import resources as package_resources
 from typing import TYPE_CHECKING, Any, Final
 
-from jupyter_mlres.core import labels, priority, scheduling
+from jupyter_mlres.core import dask, labels, priority, scheduling
 from jupyter_mlres.core.errors import SpecError
-from jupyter_mlres.core.resources import effective_resources
+from jupyter_mlres.core.quantity import Quantity
+from jupyter_mlres.core.resources import Resources, effective_resources
 from jupyter_mlres.core.runs import RenderedRun, RunId
 from jupyter_mlres.core.settings import Settings
 from jupyter_mlres.core.volumes import CODE_MOUNT_PATH, CODE_VOLUME_NAME, parse_volume_spec
@@ -56,7 +58,9 @@ def render_run(
     spec = fn.spec
     notes: list[str] = []
     rid = _run_id(run_id if run_id is not None else fn.name, "run_id")
-    replicas = _replicas(fn)
+    is_dask = fn.kind == "dask"
+    bounds = dask.worker_range(fn) if is_dask else None
+    replicas = 1 if is_dask else _replicas(fn)
     labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_FUNCTION: fn.name, LABEL_RUN_ID: rid}
     metadata_base: dict[str, Any] = {"namespace": settings.namespace} if settings.namespace else {}
 
@@ -67,7 +71,7 @@ def render_run(
     files = {
         "mlres_runner.py": runner_source(),
         "main.py": spec.code or "",
-        "job.json": _job_json(fn, params, replicas),
+        "job.json": _job_json(fn, params, replicas, dask.adapt_options(fn, settings) if is_dask else None),
     }
     binary = dict(attachments or {})
     size = sum(len(v.encode("utf-8")) for v in files.values()) + sum(len(v) * 4 // 3 for v in binary.values())
@@ -116,8 +120,44 @@ def render_run(
             }
         )
 
-    pod_spec, pod_notes, mode = _pod_spec(fn, settings, rid, replicas, volumes, mounts)
-    notes.extend(pod_notes)
+    if is_dask:
+        assert bounds is not None
+        image = fn.spec.image or settings.dask_image
+        worker, worker_notes, _, worker_limits = _pod_spec(fn, settings, rid, 1, volumes, mounts, image=image)
+        scheduler, scheduler_notes, _, _ = _pod_spec(
+            fn, settings, rid, 1, [], [], own=spec._scheduler_resources, user_placement=False, image=image
+        )
+        manifests.extend(
+            dask.cluster_manifests(
+                rid,
+                metadata_base,
+                labels,
+                dask.worker_pod(
+                    worker, image, json.loads(json.dumps(spec.env)), CODE_VOLUME_NAME, worker_limits
+                ),
+                dask.scheduler_pod(scheduler, image),
+                bounds,
+            )
+        )
+        notes.extend(f"dask workers: {note}" for note in dict.fromkeys(worker_notes))
+        pod_spec, pod_notes, mode, _ = _pod_spec(
+            fn,
+            settings,
+            rid,
+            1,
+            volumes,
+            mounts,
+            own=spec._scheduler_resources,
+            user_placement=False,
+            image=image,
+            extra_env=[{"name": "DASK_SCHEDULER_ADDRESS", "value": dask.scheduler_address(rid)}],
+        )
+        notes.extend(
+            note for note in dict.fromkeys([*scheduler_notes, *pod_notes]) if note not in worker_notes
+        )
+    else:
+        pod_spec, pod_notes, mode, _ = _pod_spec(fn, settings, rid, replicas, volumes, mounts)
+        notes.extend(pod_notes)
     job_spec: dict[str, Any] = {
         "backoffLimit": spec.retries if spec.retries is not None else settings.backoff_limit,
     }
@@ -132,14 +172,10 @@ def render_run(
     if failure_policy:
         job_spec["podFailurePolicy"] = failure_policy
     job_spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
-    manifests.append(
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": rid, **metadata_base, "labels": dict(labels)},
-            "spec": job_spec,
-        }
-    )
+    job_metadata: dict[str, Any] = {"name": rid, **metadata_base, "labels": dict(labels)}
+    if is_dask:
+        job_metadata["annotations"] = {dask.ANNOTATION_CLUSTER: rid}
+    manifests.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": job_metadata, "spec": job_spec})
     return RenderedRun(
         run_id=RunId(rid),
         function=fn.name,
@@ -176,8 +212,10 @@ def _replicas(fn: Function) -> int:
     return spec.replicas or 1
 
 
-def _job_json(fn: Function, params: Mapping[str, Any] | None, replicas: int) -> str:
-    payload = {
+def _job_json(
+    fn: Function, params: Mapping[str, Any] | None, replicas: int, dask_options: Mapping[str, Any] | None
+) -> str:
+    payload: dict[str, Any] = {
         "name": fn.name,
         "handler": fn.spec.handler,
         "params": dict(params or {}),
@@ -185,6 +223,8 @@ def _job_json(fn: Function, params: Mapping[str, Any] | None, replicas: int) -> 
         "kind": fn.kind,
         "replicas": replicas,
     }
+    if dask_options is not None:
+        payload["dask"] = dict(dask_options)
     try:
         return json.dumps(payload, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -236,13 +276,25 @@ def _volumes(
     return volumes, mounts, secret_data, notes
 
 
-def _env(fn: Function, rid: str, replicas: int) -> list[dict[str, Any]]:
+def _env(
+    fn: Function, rid: str, replicas: int, extra: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "MLRES_CODE_DIR", "value": CODE_MOUNT_PATH},
         {"name": "MLRES_RUN_ID", "value": rid},
         {"name": "MLRES_FUNCTION", "value": fn.name},
         {"name": "MLRES_RESULT_PATH", "value": "/dev/termination-log"},
     ]
+    for entry in extra or []:
+        clash = next((i for i, e in enumerate(fn.spec.env) if e["name"] == entry["name"]), None)
+        if clash is not None:
+            raise SpecError(
+                f"env[{clash}].name",
+                entry["name"],
+                f"a name other than {entry['name']}",
+                reason="set by the kind",
+            )
+        env.append(entry)
     if replicas > 1:
         for i, entry in enumerate(fn.spec.env):
             if entry["name"] in REPLICA_ENV:
@@ -269,16 +321,23 @@ def _pod_spec(
     replicas: int,
     volumes: list[dict[str, Any]],
     mounts: list[dict[str, Any]],
-) -> tuple[dict[str, Any], list[str], str]:
+    *,
+    own: Resources | None = None,
+    user_placement: bool = True,
+    image: str | None = None,
+    extra_env: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], list[str], str, dict[str, Quantity]]:
+    """One pod spec: ``own`` resources (default: the function's) over the service defaults, and
+    the function's placement, or (``user_placement=False``) only the service's defaults."""
     spec = fn.spec
-    own = spec._resources
+    own = spec._resources if own is None else own
     own.check_order(settings.default_resources)
     requests, limits = effective_resources(own, settings.default_resources)
     resources: dict[str, dict[str, str]] = {}
     if requests:
         resources["requests"] = {k: str(v) for k, v in requests.items()}
     limit_strings = {k: str(v) for k, v in limits.items()}
-    node_selector = dict(spec.node_selector)
+    node_selector = dict(spec.node_selector) if user_placement else {}
     if own.gpus:
         gpu_type = own.gpu_type
         if own.gpu_model is not None:
@@ -304,23 +363,23 @@ def _pod_spec(
 
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
-        "image": spec.image or settings.default_image,
+        "image": image or spec.image or settings.default_image,
         "command": ["python3", f"{CODE_MOUNT_PATH}/mlres_runner.py"],
-        "env": _env(fn, rid, replicas),
+        "env": _env(fn, rid, replicas, extra_env),
         "volumeMounts": mounts,
     }
     if resources:
         container["resources"] = resources
 
-    mode = spec.preemption_mode or settings.default_preemption_mode
+    mode = (spec.preemption_mode if user_placement else None) or settings.default_preemption_mode
     placement = scheduling.resolve_scheduling(
         mode=mode,
-        node_name=spec.node_name,
+        node_name=spec.node_name if user_placement else None,
         node_selector=scheduling.merge_node_selector(
             settings.default_node_selector, node_selector, "node_selector"
         ),
-        affinity=spec.affinity,
-        tolerations=spec.tolerations,
+        affinity=spec.affinity if user_placement else None,
+        tolerations=spec.tolerations if user_placement else [],
         settings=settings,
     )
     pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
@@ -334,8 +393,15 @@ def _pod_spec(
         pod["affinity"] = placement.affinity
     if placement.tolerations:
         pod["tolerations"] = list(placement.tolerations)
-    priority_class = priority.resolve_priority_class(spec.priority_class_name, settings)
+    priority_class = priority.resolve_priority_class(
+        spec.priority_class_name if user_placement else None, settings
+    )
     if priority_class:
         pod["priorityClassName"] = priority_class
     notes = [*placement.notes, *(f"warning: {w}" for w in placement.warnings)]
-    return pod, notes, mode
+    return pod, notes, mode, limits
+
+
+def mounts_of(fn: Function) -> tuple[Mount, ...]:
+    """The function's own mounts (for backends that map volumes to host directories)."""
+    return fn.spec.mounts

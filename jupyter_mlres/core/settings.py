@@ -95,6 +95,20 @@ class Settings:
     log_tail_lines: int = 40
     """Lines of log the notebook view shows (the full log is always kept)."""
 
+    dask_image: str = "ghcr.io/dask/dask:latest"
+    """Image of ``dask`` jobs that name none (scheduler, workers and the job itself): it needs
+    ``distributed``, which ``default_image`` usually lacks."""
+
+    dask_adapt_interval_ms: int = 1000
+    """Dask adaptive scaling: milliseconds between two scaling decisions (local clusters)."""
+
+    dask_adapt_wait_count: int = 3
+    """Dask adaptive scaling: consecutive idle decisions before a worker is retired (local)."""
+
+    dask_target_duration_ms: int = 5000
+    """Dask adaptive scaling: how long the queued work should take with the workers it asks for
+    (shorter scales up more eagerly; local clusters)."""
+
     capture_size_limit: int = 512 * 1024
     """Largest total size of notebook values captured by value into a job, in bytes (a
     Kubernetes ConfigMap holds at most 1 MiB, code included)."""

@@ -219,10 +219,17 @@ def validate_settings(settings: Settings) -> None:
         "backoff_limit",
         "log_tail_lines",
         "capture_size_limit",
+        "dask_adapt_wait_count",
     ):
         value = getattr(settings, field_name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise SpecError(p + field_name, value, "a whole number >= 0")
+    for field_name in ("dask_adapt_interval_ms", "dask_target_duration_ms"):
+        value = getattr(settings, field_name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(p + field_name, value, "a whole number of milliseconds >= 1")
+    if not settings.dask_image.strip():
+        raise SpecError(p + "dask_image", settings.dask_image, "an image with dask.distributed")
     if settings.backend not in ("local", "kubernetes") and not settings.backend:
         raise SpecError(p + "backend", settings.backend, "'local' or 'kubernetes'")
     priority.list_valid_priority_class_names(settings)

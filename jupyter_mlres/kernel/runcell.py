@@ -71,6 +71,9 @@ def build_cell_function(
     """The Function a ``%%mlrun`` cell describes, and what it captured from the notebook."""
     from jupyter_mlres.sdk import Function
 
+    if args.kind == "dask":
+        # The job provides its own connected ``client``; a notebook's client must not travel.
+        hidden = [*hidden, "client"]
     capture = capture_cell(body, user_ns, hidden=hidden, size_limit=settings.capture_size_limit)
     if args.handler is not None:
         defined = _defined_functions(body)

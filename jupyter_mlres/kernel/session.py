@@ -242,6 +242,10 @@ class Run:
         multi = any(line.replica for line in lines)
         return "".join(format_log_line(line, multi) + "\n" for line in lines)
 
+    def events(self) -> list[JobEvent]:
+        """What happened to the run so far: scheduling, replicas, Dask workers scaling."""
+        return list(self._backend.events(self.name, follow=False))
+
     def cancel(self) -> JobPhase:
         """Stop the run and everything it created; returns the phase afterwards."""
         return self._backend.cancel(self.name).phase

@@ -252,10 +252,23 @@ def _badge(phase: JobPhase) -> str:
     return f'<span style="color:{colour};font-weight:bold">{html.escape(str(phase))}</span>'
 
 
+REPLICAS_LISTED = 8
+"""More replicas than this (e.g. Dask workers coming and going) are shown as counts per phase."""
+
+
+def render_replicas(replicas: dict[int, JobPhase]) -> str:
+    if len(replicas) <= REPLICAS_LISTED:
+        return " ".join(f"{i}:{_badge(p)}" for i, p in sorted(replicas.items()))
+    counts: dict[JobPhase, int] = {}
+    for phase in replicas.values():
+        counts[phase] = counts.get(phase, 0) + 1
+    return ", ".join(f"{n} {_badge(p)}" for p, n in counts.items())
+
+
 def render_header(s: Snapshot) -> str:
     replicas = ""
     if s.multi_replica and s.replicas:
-        replicas = " · replicas " + " ".join(f"{i}:{_badge(p)}" for i, p in sorted(s.replicas.items()))
+        replicas = " · replicas " + render_replicas(s.replicas)
     reason = f" · {html.escape(s.reason)}" if s.reason and s.phase == JobPhase.FAILED else ""
     return (
         f"<b>{html.escape(s.run_id)}</b> on <code>{html.escape(s.backend)}</code> · {_badge(s.phase)}"

@@ -107,7 +107,8 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         self.settings = settings or (function.settings if function is not None else None) or Settings()
         if function is None:
             name = (args.name if args else None) or "job"
-            function = new_function(name, code=code, settings=self.settings)
+            kind = (args.kind if args else None) or "job"
+            function = new_function(name, kind=kind, code=code, settings=self.settings)
         own, self._base = split_function(function)
         # Settings are passed on each render, not deep-copied with the base on every change.
         self._base.settings = None
@@ -387,12 +388,23 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
             own_limits=frozenset(own["limits"]),
             function_volumes=frozenset(m.name for m in self._base.spec.mounts),
         )
+        # The pod the panel's resources shape: the Job's, or for kind="dask" the workers'.
+        index, pod_path = next(
+            (
+                (i, ("spec", "worker", "spec"))
+                for i, m in enumerate(rendered.manifests)
+                if m["kind"] == "DaskCluster"
+            ),
+            (len(rendered.manifests) - 1, ("spec", "template", "spec")),
+        )
         if self.view.value == "pod":
-            documents: list[Any] = [rendered.manifests[-1]["spec"]["template"]["spec"]]
+            pod: Any = rendered.manifests[index]
+            for key in pod_path:
+                pod = pod[key]
+            documents: list[Any] = [pod]
         else:
             documents = [_elide_runner(m) for m in rendered.manifests]
-            job = len(documents) - 1
-            provenance = replace(provenance, prefix=(job, "spec", "template", "spec"))
+            provenance = replace(provenance, prefix=(index, *pod_path))
         lines = emit_yaml(documents, provenance)
         self.changed = changed_lines(self._lines, lines) if self._lines else frozenset()
         self._lines = lines

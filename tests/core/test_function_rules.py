@@ -54,10 +54,8 @@ def test_mpijob_renders_an_indexed_job_with_replicas() -> None:
     validate_all(manifests)
 
 
-def test_dask_is_reserved() -> None:
-    with pytest.raises(SpecError, match="not available yet") as err:
-        mlres.new_function("d", kind="dask")
-    assert err.value.path == "kind"
+def test_dask_is_a_kind() -> None:
+    assert mlres.new_function("d", kind="dask").kind == "dask"
 
 
 def test_unknown_kind_lists_the_kinds() -> None:

@@ -23,6 +23,10 @@ from jupyter_mlres.testing import FakeBackend
 @pytest.fixture(scope="session")
 def shell() -> InteractiveShell:
     ip = start_ipython()
+    if ip is None:  # another test module started IPython's global test shell first
+        from IPython import get_ipython
+
+        ip = get_ipython()
     assert ip is not None
     ip.run_line_magic("load_ext", "jupyter_mlres")
     return ip

@@ -8,6 +8,7 @@ Everything above it is tested against a fake of *this* class or, over HTTP, agai
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import threading
@@ -41,11 +42,12 @@ Obj = dict[str, Any]
 class Kind:
     """How to reach one resource kind through the typed client."""
 
-    api: str  # "core" | "batch" | "scheduling"
+    api: str  # "core" | "batch" | "scheduling" | "custom"
     singular: str  # method suffix, e.g. "config_map"
     plural: str  # RBAC resource name, e.g. "configmaps"
     group: str  # RBAC apiGroup ("" for core)
     namespaced: bool = True
+    version: str = ""  # custom resources: the served version, e.g. "v1"
 
 
 KINDS: dict[str, Kind] = {
@@ -56,7 +58,11 @@ KINDS: dict[str, Kind] = {
     "Job": Kind("batch", "job", "jobs", "batch"),
     "Node": Kind("core", "node", "nodes", "", namespaced=False),
     "PriorityClass": Kind("scheduling", "priority_class", "priorityclasses", "scheduling.k8s.io", False),
+    # the dask-kubernetes operator's custom resources (kind="dask"), through CustomObjectsApi
+    "DaskCluster": Kind("custom", "custom_object", "daskclusters", "kubernetes.dask.org", version="v1"),
+    "DaskAutoscaler": Kind("custom", "custom_object", "daskautoscalers", "kubernetes.dask.org", version="v1"),
 }
+_CUSTOM_VERBS = {"read": "get", "create": "create", "list": "list", "patch": "patch", "delete": "delete"}
 
 
 class AlreadyExists(SubmitError):
@@ -188,6 +194,7 @@ class KubeApi:
             "core": client.CoreV1Api(api_client),
             "batch": client.BatchV1Api(api_client),
             "scheduling": client.SchedulingV1Api(api_client),
+            "custom": client.CustomObjectsApi(api_client),
         }
         self.host: str = api_client.configuration.host
         self._retries = retries
@@ -198,6 +205,11 @@ class KubeApi:
     def _method(self, kind: str, verb: str) -> Callable[..., Any]:
         k = KINDS[kind]
         scope = "namespaced_" if k.namespaced else ""
+        if k.api == "custom":
+            custom: Callable[..., Any] = getattr(
+                self._apis["custom"], f"{_CUSTOM_VERBS[verb]}_{scope}custom_object"
+            )
+            return functools.partial(custom, group=k.group, version=k.version, plural=k.plural)
         name = {"list": f"list_{scope}{k.singular}"}.get(verb, f"{verb}_{scope}{k.singular}")
         method: Callable[..., Any] = getattr(self._apis[k.api], name)
         return method

@@ -11,12 +11,14 @@ in fact succeeded).
 
 Cancel deletes the Job with ``propagationPolicy=Background``: the Job goes at once and the garbage
 collector removes its pods, and through the owner references the ConfigMap, Secret and Service.
+A dask run's ``DaskAutoscaler``/``DaskCluster`` are deleted explicitly too (see dask.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 import threading
 import uuid
@@ -26,6 +28,13 @@ from typing import Any
 
 from jupyter_mlres.backends.kubernetes.api import AlreadyExists, KubeApi, KubeApiProtocol
 from jupyter_mlres.backends.kubernetes.config import load_cluster_config
+from jupyter_mlres.backends.kubernetes.dask import (
+    DASK_KINDS,
+    cluster_of,
+    crd_missing,
+    delete_cluster,
+    worker_replicas,
+)
 from jupyter_mlres.backends.kubernetes.logs import LogCollector
 from jupyter_mlres.backends.kubernetes.tracker import (
     LABEL_MANAGED,
@@ -146,6 +155,10 @@ class KubernetesBackend:
             body["stringData"] = dict(run.secret_data[name])
         try:
             result = self.api.create(kind, self.namespace, body)
+        except RunNotFound as exc:
+            if kind in DASK_KINDS:
+                raise crd_missing(kind, self.namespace, exc) from None
+            raise
         except AlreadyExists:
             existing = self._get_or_none(kind, name)
             if (
@@ -255,12 +268,21 @@ class KubernetesBackend:
         with self._lock:
             entry = self._runs.get(run_id)
         if entry is not None and (entry.tracker.job is not None or entry.tracker.job_deleted):
-            return entry.tracker.snapshot()
+            return self._with_workers(entry.tracker.snapshot(), entry.tracker.job)
         job = self._get_or_none("Job", run_id)
         if job is None:
             raise RunNotFound(f"no run named {run_id!r} in namespace {self.namespace!r}")
         pods, _ = self.api.list("Pod", self.namespace, label_selector=f"{LABEL_RUN}={run_id}")
-        return status_from_objects(run_id, self.namespace, job, pods)
+        return self._with_workers(status_from_objects(run_id, self.namespace, job, pods), job)
+
+    def _with_workers(self, status: RunStatus, job: Obj | None) -> RunStatus:
+        """A dask run's workers are its replicas 1, 2, ... (replica 0 is the Job's pod)."""
+        cluster = cluster_of(job)
+        if cluster is None or status.phase.is_terminal:
+            return status
+        workers = worker_replicas(self.api, self.namespace, cluster)
+        own = [r for r in status.replicas if r.index == 0]
+        return dataclasses.replace(status, replicas=(*own, *workers))
 
     def events(
         self, run_id: RunId, *, follow: bool = True, stop: threading.Event | None = None
@@ -268,6 +290,11 @@ class KubernetesBackend:
         entry = self._attach(run_id)
         entry.tracker.wait_synced()
         yield from entry.tracker.follow_events(follow=follow, stop=stop)
+        cluster = cluster_of(entry.tracker.job)
+        if follow and cluster is not None and entry.tracker.terminal:
+            # the job is done with its Dask cluster: do not leave workers running until the TTL
+            with contextlib.suppress(BackendError):
+                delete_cluster(self.api, self.namespace, cluster)
 
     def logs(
         self,
@@ -290,11 +317,15 @@ class KubernetesBackend:
     def cancel(self, run_id: RunId) -> RunStatus:
         with self._lock:
             entry = self._runs.get(run_id)
+        job = (entry.tracker.job if entry is not None else None) or self._get_or_none("Job", run_id)
         try:
             self.api.delete("Job", self.namespace, run_id, propagation="Background")
         except RunNotFound:
-            if entry is None:
+            if entry is None and job is None:
                 raise RunNotFound(f"no run named {run_id!r} in namespace {self.namespace!r}") from None
+        cluster = cluster_of(job)
+        if cluster is not None:
+            delete_cluster(self.api, self.namespace, cluster)
         if entry is not None:
             entry.tracker.mark_cancelled()
             return entry.tracker.snapshot()

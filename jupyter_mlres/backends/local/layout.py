@@ -16,6 +16,7 @@
         supervisor.log               the supervisor's own errors, if any
         cancel                       present once a cancel was asked for
         links.json                   mount-path symlinks this run created
+        dask.jsonl                   dask runs: the local cluster's workers and tasks (daskstatus.py)
     <run root>/../gpus/              host-wide GPU allocation: lock + one record per run
 """
 
@@ -82,6 +83,10 @@ class RunDir:
     @property
     def links(self) -> Path:
         return self.path / "links.json"
+
+    @property
+    def dask_status(self) -> Path:
+        return self.path / "dask.jsonl"
 
     def result(self, replica: int = 0) -> Path:
         return self.path / ("result.json" if replica == 0 else f"result-{replica}.json")

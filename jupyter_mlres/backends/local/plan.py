@@ -82,6 +82,9 @@ class Plan:
     grace_seconds: float
     deadline_seconds: float | None
     notebook: str = ""
+    dask_workers: list[int] | None = None
+    """[minimum, maximum] workers of the run's local Dask cluster; None: not a dask run."""
+    dask_worker_memory: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,6 +195,23 @@ def build_plan(
     elif working_dir:
         not_honoured.append(f"container.workingDir={working_dir!r} (no such directory here; runs in {cwd})")
 
+    dask_workers: list[int] | None = None
+    dask_memory: int | None = None
+    memory_limit_text = str(limits.get("memory", ""))
+    cluster = _find(run.manifests, "DaskCluster")
+    if cluster is not None:
+        dask_workers, dask_memory, memory_limit = _plan_dask(
+            run, cluster, env, cpu_limit, memory_limit, not_honoured
+        )
+        # the runner reports the local cluster's workers there (daskstatus.py reads it)
+        env["MLRES_DASK_STATUS_PATH"] = str(run_dir / "dask.jsonl")
+        cpu_limit = None
+        memory_limit_text = (
+            f"{memory_limit_text} for the job + {dask_workers[1]} x the workers' limit"
+            if memory_limit
+            else ""
+        )
+
     deadline = job_spec.get("activeDeadlineSeconds")
     grace = pod.get("terminationGracePeriodSeconds")
     return Plan(
@@ -205,7 +225,7 @@ def build_plan(
         pod_name_env=pod_name_env,
         cpu_limit=cpu_limit,
         memory_limit=memory_limit,
-        memory_limit_text=str(limits.get("memory", "")),
+        memory_limit_text=memory_limit_text,
         gpus=gpus,
         gpu_resource=gpu_resource or "nvidia.com/gpu",
         gpu_devices=list(settings.local_gpu_devices) if settings.local_gpu_devices is not None else None,
@@ -214,7 +234,67 @@ def build_plan(
         grace_seconds=float(grace) if grace is not None else DEFAULT_GRACE_SECONDS,
         deadline_seconds=float(deadline) if deadline else None,
         notebook=notebook,
+        dask_workers=dask_workers,
+        dask_worker_memory=dask_memory,
     )
+
+
+def _plan_dask(
+    run: RenderedRun,
+    cluster: Mapping[str, Any],
+    env: dict[str, str],
+    cpu_limit: float | None,
+    memory_limit: int | None,
+    not_honoured: list[str],
+) -> tuple[list[int], int | None, int | None]:
+    """A local ``LocalCluster`` stands for the DaskCluster: bounds and per-worker limits from it.
+
+    Returns the bounds, each worker's memory limit and the memory limit of the run's whole
+    process tree (the job plus up to ``maximum`` workers), or None when either is unbounded.
+    """
+    minimum = int(((cluster.get("spec") or {}).get("worker") or {}).get("replicas") or 0)
+    maximum = minimum
+    autoscaler = _find(run.manifests, "DaskAutoscaler")
+    if autoscaler is not None:
+        minimum = int(autoscaler["spec"]["minimum"])
+        maximum = int(autoscaler["spec"]["maximum"])
+    worker_pod: dict[str, Any] = ((cluster.get("spec") or {}).get("worker") or {}).get("spec") or {}
+    worker = (worker_pod.get("containers") or [{}])[0]
+    limits: dict[str, Any] = (worker.get("resources") or {}).get("limits") or {}
+    worker_memory = (
+        int(quantity_value(limits["memory"], "worker.resources.limits.memory"))
+        if limits.get("memory")
+        else None
+    )
+    threads = (
+        cpu_count_for(float(quantity_value(limits["cpu"], "worker.resources.limits.cpu")))
+        if limits.get("cpu")
+        else 1
+    )
+    # The job pod's address of the operator's scheduler means nothing here: the runner starts
+    # a LocalCluster when it is unset.
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env["MLRES_DASK_WORKER_THREADS"] = str(threads)
+    if worker_memory is not None:
+        env["MLRES_DASK_WORKER_MEMORY"] = str(worker_memory)
+    for key, value in limits.items():
+        if key not in ("cpu", "memory"):
+            not_honoured.append(
+                _describe(f"dask worker resources.limits.{key}", value) + " (not allocated locally)"
+            )
+    for key in ("nodeSelector", "affinity", "tolerations", "priorityClassName", "nodeName"):
+        if worker_pod.get(key) not in (None, "", [], {}):
+            not_honoured.append(_describe(f"dask worker pod.{key}", worker_pod[key]))
+    if cpu_limit is not None:
+        not_honoured.append(
+            f"the job's cpu limit {cpu_limit:g} (its Dask workers run {threads} thread(s) each, unpinned)"
+        )
+    tree_limit = (
+        memory_limit + maximum * worker_memory
+        if memory_limit is not None and worker_memory is not None
+        else None
+    )
+    return [minimum, maximum], worker_memory, tree_limit
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -26,13 +26,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 from jupyter_mlres.backends.local import launch
+from jupyter_mlres.backends.local.daskstatus import DaskStatusReader
 from jupyter_mlres.backends.local.files import append_json_line, read_json, write_json_atomic
 from jupyter_mlres.backends.local.gpus import GpuAllocator, detect_gpus
 from jupyter_mlres.backends.local.layout import RunDir
 from jupyter_mlres.backends.local.logfile import LogWriter
 from jupyter_mlres.backends.local.plan import Plan
 from jupyter_mlres.backends.local.quantities import format_bytes
-from jupyter_mlres.backends.local.records import StatusRecord, event_record, now
+from jupyter_mlres.backends.local.records import ReplicaRecord, StatusRecord, event_record, now
 from jupyter_mlres.backends.local.volumes import prepare_mounts, release_mounts
 from jupyter_mlres.core.runs import JobPhase
 
@@ -93,6 +94,7 @@ class Supervisor:
         self.started_mono = time.monotonic()
         self.links: list[dict[str, Any]] = []
         self.log: LogWriter | None = None
+        self.dask = DaskStatusReader(self.dir.dask_status) if self.plan.dask_workers else None
 
     # -- files ---------------------------------------------------------------------------------
     def event(
@@ -275,6 +277,14 @@ class Supervisor:
             parts.append(f"GPUs (CUDA_VISIBLE_DEVICES): {'; '.join(per_replica)}")
         if world > 1:
             parts.append(f"{world} replicas: MASTER_ADDR=127.0.0.1 MASTER_PORT={env['MASTER_PORT']}")
+        if plan.dask_workers is not None:
+            low, high = plan.dask_workers
+            memory = format_bytes(plan.dask_worker_memory) if plan.dask_worker_memory else "no limit"
+            parts.append(
+                f"dask: a LocalCluster of {low}..{high} worker process(es)"
+                + (" (adaptive)" if low != high else "")
+                + f", memory limit per worker {memory}"
+            )
         self.event("Scheduled", "; ".join(parts) if parts else "no resource limits to apply")
 
         now_mono = time.monotonic()
@@ -339,6 +349,7 @@ class Supervisor:
             if mono >= next_check or closing:
                 next_check = mono + CHECK_INTERVAL
                 self.check(mono, selector, wall)
+                self.check_dask()
                 if self.plan.memory_limit is not None and mono >= next_memory_check:
                     next_memory_check = mono + 2 * CHECK_INTERVAL
                     self.check_memory()
@@ -387,6 +398,37 @@ class Supervisor:
             failed = next((r for r in self.replicas if r.phase == JobPhase.FAILED), None)
             if failed is not None:
                 self.stop(running, "Terminated", f"stopped because replica {failed.index} failed", mono)
+
+    def check_dask(self) -> None:
+        """Workers of the run's local Dask cluster become replicas 1, 2, ... (see daskstatus.py)."""
+        if self.dask is None:
+            return
+        changes = self.dask.poll()
+        if not changes:
+            return
+        records = self.status["replicas"]
+        for change in changes:
+            if change.index is not None and change.phase is not None:
+                while len(records) <= change.index:
+                    records.append(_worker_record(len(records)))
+                records[change.index].update(
+                    {"phase": change.phase.value, "reason": change.reason, "message": change.message}
+                )
+        self.save_status()
+        for change in changes:
+            self.event(change.reason, change.message, replica=change.index, phase=change.phase)
+
+    def close_dask_workers(self, phase: JobPhase) -> None:
+        """Workers still up when the job ended went with its cluster."""
+        if self.dask is None:
+            return
+        self.check_dask()
+        worker_phase = JobPhase.SUCCEEDED if phase == JobPhase.SUCCEEDED else phase
+        for record in self.status["replicas"][1:]:
+            if not JobPhase(record["phase"]).is_terminal:
+                record.update(
+                    {"phase": worker_phase.value, "reason": "ClusterClosed", "message": "closed with the job"}
+                )
 
     def stop(self, replicas: list[_Replica], reason: str, message: str, mono: float) -> None:
         for replica in replicas:
@@ -458,6 +500,7 @@ class Supervisor:
             phase, reason = JobPhase.FAILED, first.reason
             message = f"replica {first.index}: {first.message}"
         self.release()
+        self.close_dask_workers(phase)
         self.status.update(
             {"phase": phase.value, "reason": reason, "message": message, "finished": now().isoformat()}
         )
@@ -495,6 +538,18 @@ class Supervisor:
 
 
 # -- process helpers ---------------------------------------------------------------------------
+
+
+def _worker_record(index: int) -> ReplicaRecord:
+    return {
+        "index": index,
+        "phase": JobPhase.PENDING.value,
+        "reason": "",
+        "message": "",
+        "exit_code": None,
+        "pid": None,
+        "pid_started": None,
+    }
 
 
 def _grow_pipe(fd: int) -> None:
