@@ -400,8 +400,3 @@ def _pod_spec(
         pod["priorityClassName"] = priority_class
     notes = [*placement.notes, *(f"warning: {w}" for w in placement.warnings)]
     return pod, notes, mode, limits
-
-
-def mounts_of(fn: Function) -> tuple[Mount, ...]:
-    """The function's own mounts (for backends that map volumes to host directories)."""
-    return fn.spec.mounts

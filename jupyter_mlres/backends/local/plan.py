@@ -261,6 +261,8 @@ def _plan_dask(
     worker_pod: dict[str, Any] = ((cluster.get("spec") or {}).get("worker") or {}).get("spec") or {}
     worker = (worker_pod.get("containers") or [{}])[0]
     limits: dict[str, Any] = (worker.get("resources") or {}).get("limits") or {}
+    from jupyter_mlres.backends.local.quantities import quantity_value  # kernel side only, as above
+
     worker_memory = (
         int(quantity_value(limits["memory"], "worker.resources.limits.memory"))
         if limits.get("memory")
