@@ -172,27 +172,6 @@ def test_cancel_stops_the_run_and_ends_its_follow_stream(server: LabServer, new_
     assert server.request("GET", f"mlres/runs/fake/{run_id}").json()["run"]["phase"] == "Cancelled"
 
 
-def test_follow_streams_are_bounded_and_released_when_the_browser_leaves(
-    server: LabServer, new_run: NewRun
-) -> None:
-    run_id = new_run()
-    act(server, run_id, "start")
-    path = f"mlres/runs/fake/{run_id}/log/follow"
-
-    def open_when_free() -> object:
-        deadline = time.monotonic() + 30
-        while (reply := server.open_stream(path, expect=(200, 503))) is None:
-            assert time.monotonic() < deadline, "streams whose client left were never released"
-            time.sleep(0.2)
-        return reply
-
-    for _ in range(3):
-        opened = [open_when_free() for _ in range(4)]
-        assert server.open_stream(path, expect=503) is None  # the test server allows 4 at once
-        for reply in opened:
-            reply.close()  # type: ignore[attr-defined]  # the browser leaves
-
-
 def test_download_is_the_full_log_as_text(server: LabServer, new_run: NewRun) -> None:
     run_id = new_run()
     act(server, run_id, "log", lines=[f"row {i}" for i in range(5000)])
@@ -299,3 +278,25 @@ def test_preview_needs_a_json_object(server: LabServer) -> None:
     reply = server.request("POST", "mlres/preview", ["not", "an", "object"])
     assert reply.status == 400
     assert reply.json()["path"] == "body"
+
+
+# Last in the module: the streams it drops are released asynchronously.
+def test_follow_streams_are_bounded_and_released_when_the_browser_leaves(
+    server: LabServer, new_run: NewRun
+) -> None:
+    run_id = new_run()
+    act(server, run_id, "start")
+    path = f"mlres/runs/fake/{run_id}/log/follow"
+
+    def open_when_free() -> object:
+        deadline = time.monotonic() + 30
+        while (reply := server.open_stream(path, expect=(200, 503))) is None:
+            assert time.monotonic() < deadline, "streams whose client left were never released"
+            time.sleep(0.2)
+        return reply
+
+    for _ in range(3):
+        opened = [open_when_free() for _ in range(4)]
+        assert server.open_stream(path, expect=503) is None  # the test server allows 4 at once
+        for reply in opened:
+            reply.close()  # type: ignore[attr-defined]  # the browser leaves
