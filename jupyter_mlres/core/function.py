@@ -324,7 +324,7 @@ class FunctionSpec:
 
     def __repr__(self) -> str:
         shown = {name: getattr(self, name) for name in _FIELDS if name != "code"}
-        shown = {k: v for k, v in shown.items() if v not in (None, [], {}, False)}
+        shown = {k: v for k, v in shown.items() if v not in (None, [], {}, (), False)}
         parts = [f"{k}={v!r}" for k, v in shown.items()]
         parts.append(f"resources={self.resources!r}")
         if self._mounts:
