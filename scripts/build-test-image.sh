@@ -13,7 +13,16 @@ command -v debootstrap >/dev/null || { echo "build-test-image: debootstrap not i
 ROOTFS="$(mktemp -d /tmp/mlres-rootfs.XXXXXX)"
 trap 'rm -rf "$ROOTFS"' EXIT
 start=$(date +%s)
-debootstrap --variant=minbase --include=python3 bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null
+# The Debian mirror this machine's apt already uses (deb822 or one-line sources), unless given.
+mirror_from_apt() {
+  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' || true
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -E 's/^deb (\[[^]]*\] )?//' | awk '{print $1}' || true
+  } | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true
+}
+MIRROR="${MLRES_DEBIAN_MIRROR:-$(mirror_from_apt)}"
+[[ -n "$MIRROR" ]] || { echo "build-test-image: no Debian mirror in apt sources; set MLRES_DEBIAN_MIRROR" >&2; exit 1; }
+debootstrap --variant=minbase --include=python3 bookworm "$ROOTFS" "$MIRROR" >/dev/null
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 tar -C "$ROOTFS" -cf - . | podman import \
   --change 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
