@@ -270,18 +270,7 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
                     f.set_error(row.error, message)
             return parsed
 
-        singles: list[tuple[str, Any]] = [
-            ("cpu", self.cpu),
-            ("memory", self.memory),
-            ("gpus", self.gpus),
-            ("gpu_type", self.gpu_type),
-            ("replicas", self.replicas),
-            ("spot", self.spot),
-            ("priority", self.priority),
-            ("image", self.image),
-            ("backend", self.backend),
-        ]
-        for field_name, field in singles:
+        for field_name, field in self._single_fields():
             parsed = parse(field_name, field.tokens())
             if parsed is not None:
                 values[field_name] = getattr(parsed, field_name)
@@ -338,9 +327,9 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
         if self.magic_line.layout.display != "none":
             self.magic_line.value = self.magic()
 
-    def _show_field_state(self, args: CellArgs) -> None:
-        s = self.settings
-        for field_name, field in (
+    def _single_fields(self) -> tuple[tuple[str, Any], ...]:
+        """The one-value fields, keyed by their ``CellArgs`` name (rows are handled apart)."""
+        return (
             ("cpu", self.cpu),
             ("memory", self.memory),
             ("gpus", self.gpus),
@@ -350,7 +339,11 @@ class ResourcePanel(w.VBox):  # type: ignore[misc]
             ("priority", self.priority),
             ("image", self.image),
             ("backend", self.backend),
-        ):
+        )
+
+    def _show_field_state(self, args: CellArgs) -> None:
+        s = self.settings
+        for field_name, field in self._single_fields():
             f.set_error(field.error, self.errors.get(field_name))
         for field_name, rows in (("volumes", self.volumes), ("node_selector", self.node_selector)):
             if field_name in self.errors and not any(r.error.value for r in rows.rows):
