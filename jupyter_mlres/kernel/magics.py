@@ -7,6 +7,7 @@ Every :class:`SpecError` becomes a one-line :class:`UsageError`; nothing is subm
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import shlex
@@ -293,7 +294,13 @@ MlresMagics.mlrun.__doc__ = usage() + "\n\n" + LINE_USAGE
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register ``%%mlrun`` / ``%mlrun`` (``%load_ext jupyter_mlres``)."""
-    ipython.register_magics(MlresMagics)
+    magics = MlresMagics(ipython)
+    ipython.register_magics(magics)
+    with contextlib.suppress(Exception):  # a head start only: the first run works without it
+        if magics.settings.backend == "local":
+            from jupyter_mlres.backends.local import LocalBackend
+
+            LocalBackend(magics.settings).prewarm()
 
 
 def unload_ipython_extension(ipython: Any) -> None:  # pragma: no cover - IPython hook

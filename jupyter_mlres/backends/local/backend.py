@@ -3,7 +3,9 @@
 The kernel side is deliberately thin: ``submit`` writes the run directory and starts a detached
 supervisor (see :mod:`.supervisor`), and everything else reads the files the supervisor writes.
 So a fresh kernel (or the server extension) sees and follows a run exactly as the kernel that
-started it did.
+started it did. The supervisor is forked by the warm start server (:mod:`.warmserver`) when one
+runs, else started as a new interpreter (and a server is started for the next run). The kernel
+that submitted a run is poked the moment its files change (:mod:`.notify`); others poll them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,10 +26,12 @@ from typing import Any, Final
 
 import psutil
 
+from jupyter_mlres.backends.local import launch, warmstart
 from jupyter_mlres.backends.local.files import append_json_line, read_json, read_json_lines, write_json_atomic
 from jupyter_mlres.backends.local.gpus import GpuAllocator, process_alive
 from jupyter_mlres.backends.local.layout import RunDir, run_root
 from jupyter_mlres.backends.local.logfile import LogCursor, tail_offset
+from jupyter_mlres.backends.local.notify import Wakeup
 from jupyter_mlres.backends.local.plan import Plan, build_plan
 from jupyter_mlres.backends.local.records import (
     ReplicaRecord,
@@ -45,6 +50,8 @@ __all__ = ["LocalBackend"]
 _RUN_ID_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _POLL_MIN: Final = 0.01
 _POLL_MAX: Final = 0.1
+_POLL_MAX_WITH_WAKEUP: Final = 1.0
+"""Seconds between looks at a run's files when its supervisor pokes this process on changes."""
 _TERMINAL_EVENT_GRACE: Final = 2.0
 _PACKAGE_ROOT: Final = str(Path(__file__).resolve().parents[3])
 _LAUNCH_PY: Final = str(Path(__file__).with_name("launch.py"))
@@ -75,7 +82,7 @@ package = types.ModuleType("jupyter_mlres")
 package.__path__ = [{str(Path(_PACKAGE_ROOT) / "jupyter_mlres")!r}]
 sys.modules["jupyter_mlres"] = package
 from jupyter_mlres.backends.local.supervisor import main
-sys.exit(main([run_dir], launched=launched, cancelled=bool(cancelled)))
+sys.exit(main(sys.argv[1:], launched=launched, cancelled=bool(cancelled)))
 """
 _SUPERVISOR_START_GRACE: Final = 30.0
 """Seconds a run may sit without a recorded supervisor before it counts as lost."""
@@ -91,6 +98,16 @@ class LocalBackend:
         self.root = run_root(self.settings)
         self.python = python or sys.executable
         self._reconcile_lock = threading.Lock()
+        self._wakeups: dict[str, Wakeup] = {}
+
+    def prewarm(self, wait: float = 0.0) -> bool:
+        """Start the warm start server now, so that the first run is fast too; True once it
+        answers (``wait``: seconds to wait for that; by default it starts in the background)."""
+        where = warmstart.address(self.python) if self.settings.local_warm_start else None
+        if where is None:
+            return False
+        warmstart.ensure_server(where, self.python)
+        return warmstart.wait_ready(where, wait)
 
     # -- Backend protocol -----------------------------------------------------------------------
     def submit(self, run: RenderedRun) -> RunStatus:
@@ -106,7 +123,7 @@ class LocalBackend:
             ) from None
         try:
             status = self._prepare(run, run_dir)
-            self._start_supervisor(run_dir)
+            self._start_supervisor(run.run_id, run_dir)
         except BaseException:
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
@@ -122,7 +139,9 @@ class LocalBackend:
         offset = 0
         delay = _POLL_MIN
         terminal_since: float | None = None
+        wakeup = self._wakeups.get(run_id)
         while True:
+            seen = wakeup.generation if wakeup is not None else 0
             records, offset = read_json_lines(run_dir.events, offset)
             for record in records:
                 event = event_from_record(run_id, record)
@@ -140,7 +159,7 @@ class LocalBackend:
                 terminal_since = time.monotonic()
             if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
-            delay = _sleep(delay, stop)
+            delay = self._pause(run_id, wakeup, seen, delay, stop)
 
     def logs(
         self,
@@ -153,7 +172,9 @@ class LocalBackend:
         run_dir = self._run_dir(run_id)
         cursor = LogCursor(run_id, run_dir.log, tail_offset(run_dir.log, tail) if tail is not None else 0)
         delay = _POLL_MIN
+        wakeup = self._wakeups.get(run_id)
         while True:
+            seen = wakeup.generation if wakeup is not None else 0
             # Status first: the supervisor finishes the log before it writes a terminal status.
             terminal = not follow or JobPhase(self._status_record(run_dir)["phase"]).is_terminal
             got = False
@@ -162,7 +183,7 @@ class LocalBackend:
                 yield from batch
             if terminal or (stop is not None and stop.is_set()):
                 return
-            delay = _POLL_MIN if got else _sleep(delay, stop)
+            delay = _POLL_MIN if got else self._pause(run_id, wakeup, seen, delay, stop)
 
     def cancel(self, run_id: RunId) -> RunStatus:
         run_dir = self._run_dir(run_id)
@@ -177,11 +198,13 @@ class LocalBackend:
         grace = _plan_grace(run_dir)
         deadline = time.monotonic() + grace + 5.0
         delay = _POLL_MIN
+        wakeup = self._wakeups.get(run_id)
         while time.monotonic() < deadline:
+            seen = wakeup.generation if wakeup is not None else 0
             record = self._status_record(run_dir)
             if JobPhase(record["phase"]).is_terminal:
                 break
-            delay = _sleep(delay, None)
+            delay = self._pause(run_id, wakeup, seen, min(delay, _POLL_MAX), None)
         return status_from_record(record)
 
     def list_runs(self) -> list[RunStatus]:
@@ -285,23 +308,60 @@ class LocalBackend:
             )
         return status_from_record(record)
 
-    def _start_supervisor(self, run_dir: RunDir) -> None:
+    def _start_supervisor(self, run_id: str, run_dir: RunDir) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            where = warmstart.address(self.python) if self.settings.local_warm_start else None
+            warm = warmstart.request_start(where, run_dir.path, theirs) if where is not None else None
+            if warm is not None:
+                pid, started = warm.pid, warm.started
+            else:
+                if where is not None:
+                    warmstart.ensure_server(where, self.python)  # for the next run
+                pid, started = self._start_cold(run_dir, theirs)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        write_json_atomic(run_dir.path / "supervisor.json", {"pid": pid, "started": started})
+        self._wakeups[run_id] = Wakeup(ours)
+
+    def _start_cold(self, run_dir: RunDir, channel: socket.socket) -> tuple[int, float | None]:
         with open(run_dir.supervisor_log, "ab") as log:
             proc = subprocess.Popen(
-                [self.python, "-c", _SUPERVISOR_BOOT, str(run_dir.path)],
+                [self.python, "-c", _SUPERVISOR_BOOT, str(run_dir.path), str(channel.fileno())],
                 cwd=run_dir.path,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(channel.fileno(),),
             )
         try:
             started: float | None = psutil.Process(proc.pid).create_time()
         except psutil.Error:
             started = None
-        write_json_atomic(run_dir.path / "supervisor.json", {"pid": proc.pid, "started": started})
         # Reap it when it ends while this process lives (after that, init does).
         threading.Thread(target=proc.wait, name=f"mlres-reap-{proc.pid}", daemon=True).start()
+        return proc.pid, started
+
+    def _pause(
+        self, run_id: str, wakeup: Wakeup | None, seen: int, delay: float, stop: threading.Event | None
+    ) -> float:
+        """Wait until the run's files may have changed (poked) or ``delay`` passed; the next delay."""
+        if wakeup is None or wakeup.closed:
+            if wakeup is not None:
+                self._wakeups.pop(run_id, None)  # its supervisor is gone: the files are final
+            return _sleep(delay, stop)
+        end = time.monotonic() + delay
+        # In slices, so that a ``stop`` is seen as soon as without a wakeup.
+        while not (stop is not None and stop.is_set()) and wakeup.generation == seen and not wakeup.closed:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            wakeup.wait(seen, min(remaining, _POLL_MAX))
+        return min(delay * 1.5, _POLL_MAX_WITH_WAKEUP)
 
     def _supervisor(self, run_dir: RunDir) -> tuple[int, float | None] | None:
         try:
@@ -361,12 +421,12 @@ def _replica_pids(run_dir: RunDir, record: StatusRecord) -> list[int]:
         started = read_json(run_dir.path / "pids.json")
     except (OSError, ValueError):
         return []
-    for pid in started.get("replicas", []):
-        try:
-            if started.get("runner") in psutil.Process(pid).cmdline():
-                pids.append(int(pid))
-        except psutil.Error:
-            continue
+    for replica in started.get("replicas", []):
+        # A recycled pid is never someone else's: it must have started when the replica did.
+        if isinstance(replica, dict) and replica.get("start") is not None:
+            pid = int(replica["pid"])
+            if launch.process_start_ticks(pid) == replica["start"]:
+                pids.append(pid)
     return pids
 
 

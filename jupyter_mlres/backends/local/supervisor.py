@@ -4,7 +4,9 @@ Started detached (its own session) by :class:`LocalBackend.submit`, it owns the 
 so the run outlives the kernel that submitted it. It waits for GPUs, links volumes, starts the
 replicas, copies their output into the full log, enforces the memory limit, the deadline and
 cancellation, and writes status, events and exit codes. The kernel side only reads those files
-and asks for cancellation (the ``cancel`` file plus SIGTERM to this process).
+and asks for cancellation (the ``cancel`` file plus SIGTERM to this process). When the kernel
+that submitted the run handed over a notification channel, every write is followed by a poke on
+it, so the kernel reads the files the moment they change instead of polling them.
 
 Single-threaded on purpose: one ``select`` loop reads every pipe, so the log has one writer and
 ``preexec_fn`` (CPU affinity) is safe to use.
@@ -16,7 +18,6 @@ import contextlib
 import os
 import selectors
 import signal
-import subprocess
 import sys
 import time
 import traceback
@@ -31,6 +32,7 @@ from jupyter_mlres.backends.local.files import append_json_line, read_json, writ
 from jupyter_mlres.backends.local.gpus import GpuAllocator, detect_gpus
 from jupyter_mlres.backends.local.layout import RunDir
 from jupyter_mlres.backends.local.logfile import LogWriter
+from jupyter_mlres.backends.local.notify import Notifier
 from jupyter_mlres.backends.local.plan import Plan
 from jupyter_mlres.backends.local.quantities import format_bytes
 from jupyter_mlres.backends.local.records import ReplicaRecord, StatusRecord, event_record, now
@@ -54,13 +56,14 @@ READ_SIZE: Final = 1 << 20
 PIPE_SIZE: Final = 1 << 20
 _F_SETPIPE_SZ: Final = 1031
 _OOM_EXIT: Final = 137
+_EXITED: Final = "exited"
 _JUPYTER_ONLY_ENV: Final = ("JPY_", "KERNEL_", "IPY_")
 
 
 @dataclass
 class _Replica:
     index: int
-    proc: subprocess.Popen[bytes]
+    proc: launch.ForkedProcess
     started: float
     open_streams: int = 2
     exit_code: int | None = None
@@ -79,12 +82,20 @@ class _Replica:
         return self.exit_code is not None and self.open_streams == 0
 
 
-Launched = tuple[list[subprocess.Popen[bytes]], dict[str, str]]
+Launched = tuple[list[launch.ForkedProcess], dict[str, str]]
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path, *, launched: Launched | None = None, cancelled: bool = False) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        launched: Launched | None = None,
+        cancelled: bool = False,
+        notify_fd: int | None = None,
+    ) -> None:
         self.launched = launched
+        self.notifier = Notifier(notify_fd)
         self.dir = RunDir(run_dir)
         self.plan = Plan.from_json(read_json(self.dir.plan))
         self.status: StatusRecord = read_json(self.dir.status)
@@ -109,9 +120,11 @@ class Supervisor:
         append_json_line(
             self.dir.events, event_record(reason, message, replica=replica, phase=phase, warning=warning)
         )
+        self.notifier.changed()
 
     def save_status(self) -> None:
         write_json_atomic(self.dir.status, self.status)
+        self.notifier.changed()
 
     def cancel_requested(self) -> bool:
         return self.cancel_signalled or self.dir.cancel_request.exists()
@@ -134,7 +147,8 @@ class Supervisor:
                     return 0
                 mounts = prepare_mounts(self.plan.mounts)
                 self.links = list(mounts.links)
-                write_json_atomic(self.dir.links, self.links)
+                if self.links:
+                    write_json_atomic(self.dir.links, self.links)
                 for reason, message, warning in mounts.events:
                     self.event(reason, message, warning=warning)
                 self.start_replicas(devices, mounts.env)
@@ -145,6 +159,7 @@ class Supervisor:
             return 1
         finally:
             self.release()
+            self.notifier.flush()
         return 0
 
     def release(self) -> None:
@@ -227,6 +242,7 @@ class Supervisor:
                         JobPhase.FAILED, "DeadlineExceeded", self.deadline_message(), warning=True
                     )
                     return None
+                self.notifier.flush()
                 time.sleep(0.05)
 
     def past_deadline(self) -> bool:
@@ -241,7 +257,7 @@ class Supervisor:
         self,
         devices: list[str],
         mount_env: dict[str, str],
-        launched: tuple[list[subprocess.Popen[bytes]], dict[str, str]] | None = None,
+        launched: Launched | None = None,
     ) -> None:
         plan = self.plan
         started_iso = now().isoformat()
@@ -325,16 +341,27 @@ class Supervisor:
                 fd = pipe.fileno()
                 _grow_pipe(fd)
                 selector.register(fd, selectors.EVENT_READ, (replica, stream))
+            # Wakes the loop the moment the replica exits (Linux 5.3+; else the checks find it).
+            pidfd = _pidfd(replica.proc.pid)
+            if pidfd is not None:
+                selector.register(pidfd, selectors.EVENT_READ, (replica, _EXITED))
         next_check = 0.0
         next_memory_check = 0.0
         while not all(r.done for r in self.replicas):
             # A replica whose pipes closed is usually exiting: look at it again very soon.
             closing = any(r.open_streams == 0 and r.exit_code is None for r in self.replicas)
+            self.notifier.flush()
             ready = selector.select(timeout=0.005 if closing else CHECK_INTERVAL)
             wall = time.time()
             received = 0
+            exited = False
             for key, _ in ready:
                 replica, stream = key.data
+                if stream == _EXITED:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                    exited = True
+                    continue
                 try:
                     data = os.read(key.fd, READ_SIZE)
                 except BlockingIOError:  # pragma: no cover - select said it was readable
@@ -345,8 +372,10 @@ class Supervisor:
                 else:
                     self._close_stream(selector, key.fd, replica, stream, wall)
             log.flush()
+            if received:
+                self.notifier.changed()
             mono = time.monotonic()
-            if mono >= next_check or closing:
+            if mono >= next_check or closing or exited:
                 next_check = mono + CHECK_INTERVAL
                 self.check(mono, selector, wall)
                 self.check_dask()
@@ -357,6 +386,9 @@ class Supervisor:
                 # Let output accumulate a little: fewer, larger reads keep up with floods.
                 time.sleep(0.002)
         log.close(time.time())
+        for key in list(selector.get_map().values()):
+            if key.data[1] == _EXITED:
+                os.close(key.fd)
         selector.close()
 
     def _close_stream(
@@ -382,7 +414,7 @@ class Supervisor:
                 and mono - replica.exited_at > PIPE_GRACE
             ):
                 for key in list(selector.get_map().values()):
-                    if key.data[0] is replica:
+                    if key.data[0] is replica and key.data[1] != _EXITED:
                         self._close_stream(selector, key.fd, replica, key.data[1], wall)
             if replica.kill_at is not None and replica.exit_code is None and mono >= replica.kill_at:
                 _kill_group(replica, signal.SIGKILL)
@@ -552,6 +584,13 @@ def _worker_record(index: int) -> ReplicaRecord:
     }
 
 
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _grow_pipe(fd: int) -> None:
     # A bigger pipe lets a job print bursts without waiting for the supervisor (Linux only).
     try:
@@ -592,12 +631,14 @@ def _tree_rss(replica: _Replica) -> int:
 
 
 def main(argv: list[str] | None = None, *, launched: Launched | None = None, cancelled: bool = False) -> int:
-    """Supervise the run in ``argv[0]``; ``launched`` are replicas the boot code already started."""
+    """Supervise the run in ``argv[0]`` (poking the channel on fd ``argv[1]`` if given);
+    ``launched`` are replicas the boot code already started."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m jupyter_mlres.backends.local.supervisor RUN_DIR", file=sys.stderr)
+    if len(args) not in (1, 2) or (len(args) == 2 and not args[1].isdigit()):
+        print("usage: python -m jupyter_mlres.backends.local.supervisor RUN_DIR [NOTIFY_FD]", file=sys.stderr)
         return 2
-    return Supervisor(Path(args[0]), launched=launched, cancelled=cancelled).run()
+    notify_fd = int(args[1]) if len(args) == 2 else None
+    return Supervisor(Path(args[0]), launched=launched, cancelled=cancelled, notify_fd=notify_fd).run()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ exercise the same shapes core's renderer produces.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import textwrap
 import uuid
@@ -154,9 +155,13 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(local_run_root=str(tmp_path / "mlres" / "runs"), local_gpu_devices=[])
 
 
-@pytest.fixture
-def backend(settings: Settings) -> Iterator[LocalBackend]:
-    backend = LocalBackend(settings)
+@pytest.fixture(params=["warm", "cold"])
+def backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[LocalBackend]:
+    """A backend whose runs start from the warm start server, or each as a new interpreter."""
+    warm = request.param == "warm"
+    backend = LocalBackend(dataclasses.replace(settings, local_warm_start=warm))
+    if warm:
+        assert backend.prewarm(wait=60), "the warm start server did not answer"
     yield backend
     for status in backend.list_runs():  # never leave a test's processes behind
         if not status.phase.is_terminal:

@@ -519,20 +519,20 @@ def test_replicas_started_before_the_supervisor_recorded_them_are_found(tmp_path
     import sys
 
     from jupyter_mlres.backends.local.backend import _replica_pids
+    from jupyter_mlres.backends.local.launch import process_start_ticks
     from jupyter_mlres.backends.local.layout import RunDir
 
-    runner = tmp_path / "code" / "mlres_runner.py"
-    runner.parent.mkdir()
-    runner.write_text("import time\ntime.sleep(600)\n")
-    ours = subprocess.Popen([sys.executable, str(runner)])
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    recycled = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-        (tmp_path / "pids.json").write_text(
-            json.dumps({"replicas": [ours.pid, stranger.pid], "runner": str(runner)})
-        )
+        started = process_start_ticks(ours.pid)
+        assert started is not None
+        # The second pid was recorded for a replica that started at another time: a stranger now.
+        replicas = [{"pid": ours.pid, "start": started}, {"pid": recycled.pid, "start": "1"}]
+        (tmp_path / "pids.json").write_text(json.dumps({"replicas": replicas}))
         record = {"replicas": [{"pid": None, "pid_started": None}]}
         assert _replica_pids(RunDir(tmp_path), record) == [ours.pid]  # type: ignore[arg-type]
     finally:
-        for proc in (ours, stranger):
+        for proc in (ours, recycled):
             proc.kill()
             proc.wait()
