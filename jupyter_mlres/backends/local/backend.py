@@ -159,7 +159,7 @@ class LocalBackend:
                 terminal_since = time.monotonic()
             if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
-            delay = self._pause(run_id, wakeup, seen, delay, stop)
+            delay = self._pause(wakeup, seen, delay, stop)
 
     def logs(
         self,
@@ -183,7 +183,7 @@ class LocalBackend:
                 yield from batch
             if terminal or (stop is not None and stop.is_set()):
                 return
-            delay = _POLL_MIN if got else self._pause(run_id, wakeup, seen, delay, stop)
+            delay = _POLL_MIN if got else self._pause(wakeup, seen, delay, stop)
 
     def cancel(self, run_id: RunId) -> RunStatus:
         run_dir = self._run_dir(run_id)
@@ -204,7 +204,7 @@ class LocalBackend:
             record = self._status_record(run_dir)
             if JobPhase(record["phase"]).is_terminal:
                 break
-            delay = self._pause(run_id, wakeup, seen, min(delay, _POLL_MAX), None)
+            delay = self._pause(wakeup, seen, min(delay, _POLL_MAX), None)
         return status_from_record(record)
 
     def list_runs(self) -> list[RunStatus]:
@@ -325,7 +325,10 @@ class LocalBackend:
         finally:
             theirs.close()
         write_json_atomic(run_dir.path / "supervisor.json", {"pid": pid, "started": started})
-        self._wakeups[run_id] = Wakeup(ours)
+        wakeup = Wakeup(ours, on_close=lambda: self._wakeups.pop(run_id, None))
+        self._wakeups[run_id] = wakeup
+        if wakeup.closed:  # the run was over before it was registered
+            self._wakeups.pop(run_id, None)
 
     def _start_cold(self, run_dir: RunDir, channel: socket.socket) -> tuple[int, float | None]:
         with open(run_dir.supervisor_log, "ab") as log:
@@ -346,13 +349,9 @@ class LocalBackend:
         threading.Thread(target=proc.wait, name=f"mlres-reap-{proc.pid}", daemon=True).start()
         return proc.pid, started
 
-    def _pause(
-        self, run_id: str, wakeup: Wakeup | None, seen: int, delay: float, stop: threading.Event | None
-    ) -> float:
+    def _pause(self, wakeup: Wakeup | None, seen: int, delay: float, stop: threading.Event | None) -> float:
         """Wait until the run's files may have changed (poked) or ``delay`` passed; the next delay."""
-        if wakeup is None or wakeup.closed:
-            if wakeup is not None:
-                self._wakeups.pop(run_id, None)  # its supervisor is gone: the files are final
+        if wakeup is None or wakeup.closed:  # closed: its supervisor is gone, the files final
             return _sleep(delay, stop)
         end = time.monotonic() + delay
         # In slices, so that a ``stop`` is seen as soon as without a wakeup.

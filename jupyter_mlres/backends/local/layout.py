@@ -11,7 +11,7 @@
         events.jsonl                 JobEvents, one JSON object per line, appended
         output.log                   the full log (format in logfile.py)
         result.json, result-<i>.json the runner's result of replica 0 / replica i
-        pids.json                    replica pids, written the moment they start
+        pids.json                    replica pids and start ticks, written the moment they start
         supervisor.json              the supervisor's pid and start time
         supervisor.log               the supervisor's own errors, if any
         cancel                       present once a cancel was asked for

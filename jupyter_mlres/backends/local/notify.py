@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 __all__ = ["Notifier", "Wakeup"]
 
@@ -49,8 +50,9 @@ class Notifier:
 class Wakeup:
     """The kernel's end: ``wait`` returns as soon as the run's files may have changed."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, on_close: Callable[[], object] | None = None) -> None:
         self._sock = sock
+        self._on_close = on_close
         self._changed = threading.Condition()
         self._generation = 0
         self.closed = False
@@ -79,3 +81,5 @@ class Wakeup:
                 self.closed = True
                 self._generation += 1
                 self._changed.notify_all()
+            if self._on_close is not None:
+                self._on_close()
