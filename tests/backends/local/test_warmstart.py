@@ -243,25 +243,3 @@ def test_an_idle_server_exits_by_itself(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
     assert done.returncode == 0
     assert not address.exists()
-
-
-def test_load_ext_starts_the_server(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
-    where = warmstart.address(sys.executable)
-    assert where is not None
-    import jupyter_mlres
-
-    jupyter_mlres.load_ipython_extension(InteractiveShell.instance())
-    try:
-        assert warmstart.wait_ready(where, 60)
-    finally:
-        if warmstart.wait_ready(where, 0):
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.connect(str(where))
-                pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
-            os.kill(pid, signal.SIGTERM)
