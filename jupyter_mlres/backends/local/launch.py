@@ -271,6 +271,9 @@ def _run_runner(runner: str) -> int:
         del sys.modules[name]  # the job imports its own (or none); never the supervisor's copy
     sys.argv = [runner]
     sys.path[0] = os.path.dirname(runner)
+    import importlib
+
+    importlib.invalidate_caches()  # directory listings cached before the fork may be stale
     try:
         compiled = _compiled_runner(runner)
         if compiled is None:
