@@ -509,6 +509,16 @@ class Function:
         mounts[mount.name] = mount
         self.spec._mounts = mounts
 
+    def unmount(self, name: str) -> Function:
+        """Remove the volume ``name`` (the ``volume_name`` given to ``mount_*``) and its mounts."""
+        mounted = [m.name for m in self.spec.mounts]
+        if name not in mounted:
+            raise SpecError(
+                "volumes", name, mounted or "the name of a mounted volume (none is)", reason="not mounted"
+            )
+        self.spec._mounts = {key: m for key, m in self.spec._mounts.items() if key != name}
+        return self
+
     # -- scheduling -------------------------------------------------------------------------
     def with_preemption_mode(self, mode: object) -> Function:
         """``allow`` | ``constrain`` | ``prevent`` | ``none`` (spot nodes; see the README)."""

@@ -65,21 +65,22 @@ def _require_str(value: object, path: str, rule: str) -> str:
 
 def validate_dns1123_label(name: str, path: str) -> str:
     """Return ``name`` if it is a DNS-1123 label (Kubernetes object names), else raise."""
-    _require_str(name, path, _DNS1123_LABEL_RULE)
-    if len(name) > DNS1123_LABEL_MAX:
-        raise SpecError(path, name, _DNS1123_LABEL_RULE, reason=f"{len(name)} characters, more than 63")
-    if not _DNS1123_LABEL_RE.fullmatch(name):
-        raise SpecError(path, name, _DNS1123_LABEL_RULE)
-    return name
+    return _validate_dns1123(name, path, DNS1123_LABEL_MAX, _DNS1123_LABEL_RE, _DNS1123_LABEL_RULE)
 
 
 def validate_dns1123_subdomain(name: str, path: str) -> str:
     """Return ``name`` if it is a DNS-1123 subdomain (node and PriorityClass names), else raise."""
-    _require_str(name, path, _DNS1123_SUBDOMAIN_RULE)
-    if len(name) > DNS1123_SUBDOMAIN_MAX:
-        raise SpecError(path, name, _DNS1123_SUBDOMAIN_RULE, reason=f"{len(name)} characters, more than 253")
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(name):
-        raise SpecError(path, name, _DNS1123_SUBDOMAIN_RULE)
+    return _validate_dns1123(
+        name, path, DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN_RE, _DNS1123_SUBDOMAIN_RULE
+    )
+
+
+def _validate_dns1123(name: str, path: str, limit: int, pattern: re.Pattern[str], rule: str) -> str:
+    _require_str(name, path, rule)
+    if len(name) > limit:
+        raise SpecError(path, name, rule, reason=f"{len(name)} characters, more than {limit}")
+    if not pattern.fullmatch(name):
+        raise SpecError(path, name, rule)
     return name
 
 

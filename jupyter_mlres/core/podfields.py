@@ -149,8 +149,8 @@ def _convert(value: object, kind: str, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise SpecError(path, value, "a mapping of label keys to label values")
         return {
-            validate_label_key(k, f"{path}[{k!r}]"): validate_label_value(
-                _convert(v, "str", f"{path}[{k!r}]"), f"{path}[{k!r}]"
+            validate_label_key(k, f"{path}.{k}"): validate_label_value(
+                _convert(v, "str", f"{path}.{k}"), f"{path}.{k}"
             )
             for k, v in value.items()
         }

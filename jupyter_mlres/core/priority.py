@@ -36,7 +36,7 @@ PRIORITY_LEVELS = ("high", "medium", "low")
 def _class_map(settings: Settings) -> dict[str, str]:
     classes: dict[str, str] = {}
     for level in settings.priority_classes:
-        path = f"settings.priority_classes[{level!r}]"
+        path = f"settings.priority_classes.{level}"
         if level not in PRIORITY_LEVELS:
             raise SpecError(path, level, PRIORITY_LEVELS, reason="not a priority level")
         classes[level] = validate_dns1123_subdomain(settings.priority_classes[level], path)

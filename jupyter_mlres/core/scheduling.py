@@ -21,7 +21,7 @@ every mode for required terms that all contradict the node selector. The user's 
 pass through untouched. With no spot nodes configured every mode changes nothing and a note
 says so.
 
-Error paths are ``preemption_mode``, ``node_selector[KEY]``, ``node_name``, ``tolerations[i]``
+Error paths are ``preemption_mode``, ``node_selector.KEY``, ``node_name``, ``tolerations[i]``
 and ``affinity.…`` (wire spelling), relative to the function's spec.
 """
 
@@ -106,7 +106,7 @@ def _validate_selector(selector: Mapping[str, str], path: str) -> dict[str, str]
         raise SpecError(path, selector, "a mapping of label keys to label values")
     out: dict[str, str] = {}
     for key, value in selector.items():
-        item_path = f"{path}[{key!r}]"
+        item_path = f"{path}.{key}"
         validate_label_key(key, item_path)
         if not isinstance(value, str) or not value:
             raise SpecError(item_path, value, "a non-empty label value string")
@@ -129,7 +129,7 @@ def merge_node_selector(
     if not isinstance(user, Mapping):
         raise SpecError(path, user, "a mapping of label keys to label values ('' removes a default)")
     for key, value in user.items():
-        item_path = f"{path}[{key!r}]"
+        item_path = f"{path}.{key}"
         validate_label_key(key, item_path)
         if value is None or value == "":
             merged.pop(key, None)
@@ -333,7 +333,7 @@ def _apply_constrain(draft: _Draft, labels: dict[str, str], tolerations: list[di
         if key in draft.selector and draft.selector[key] != spot_value:
             others = ", ".join(m for m in PREEMPTION_MODES if m != "constrain")
             raise SpecError(
-                f"node_selector[{key!r}]",
+                f"node_selector.{key}",
                 draft.selector[key],
                 # notebooks/03-resources-sdk.ipynb checks this message's text.
                 f"{spot_value!r} or no value for this key under preemption mode 'constrain', or another mode ({others})",
@@ -370,7 +370,7 @@ def _apply_prevent(draft: _Draft, labels: dict[str, str], tolerations: list[dict
     for key, spot_value in labels.items():
         if draft.selector.get(key) == spot_value:
             raise SpecError(
-                f"node_selector[{key!r}]",
+                f"node_selector.{key}",
                 spot_value,
                 f"any value but {spot_value!r} under preemption mode 'prevent' ('' drops an inherited "
                 "default), or preemption mode 'allow' or 'constrain'",

@@ -172,13 +172,9 @@ def mount_configmap(
     items: Sequence[Any] | None = None,
 ) -> Mount:
     """Mount a ConfigMap read-only (optionally only ``items``: key names or key/path dicts)."""
-    cm = _required_name(configmap_name, "volumes.configmap_name", "ConfigMap")
-    source: dict[str, Any] = {"name": cm}
-    selected = _items(items, "volumes.items")
-    if selected is not None:
-        source["items"] = selected
-    volume = {"name": _volume_name(volume_name, "volumes.volume_name"), "configMap": source}
-    return Mount(volume, (_one_mount(mount_path, "volumes.mount_path", read_only=True),), "configmap", cm)
+    return _mount_object(
+        "configmap", "ConfigMap", "configMap", "name", configmap_name, mount_path, volume_name, items
+    )
 
 
 def mount_secret(
@@ -188,13 +184,29 @@ def mount_secret(
     items: Sequence[Any] | None = None,
 ) -> Mount:
     """Mount a Kubernetes Secret read-only; its values never pass through jupyter_mlres."""
-    secret = _required_name(secret_name, "volumes.secret_name", "Secret")
-    source: dict[str, Any] = {"secretName": secret}
+    return _mount_object(
+        "secret", "Secret", "secret", "secretName", secret_name, mount_path, volume_name, items
+    )
+
+
+def _mount_object(
+    kind: str,
+    what: str,
+    volume_key: str,
+    name_key: str,
+    object_name: str,
+    mount_path: str,
+    volume_name: str,
+    items: Sequence[Any] | None,
+) -> Mount:
+    """A ConfigMap or a Secret mounted read-only: the two differ only in their field names."""
+    name = _required_name(object_name, f"volumes.{kind}_name", what)
+    source: dict[str, Any] = {name_key: name}
     selected = _items(items, "volumes.items")
     if selected is not None:
         source["items"] = selected
-    volume = {"name": _volume_name(volume_name, "volumes.volume_name"), "secret": source}
-    return Mount(volume, (_one_mount(mount_path, "volumes.mount_path", read_only=True),), "secret", secret)
+    volume = {"name": _volume_name(volume_name, "volumes.volume_name"), volume_key: source}
+    return Mount(volume, (_one_mount(mount_path, "volumes.mount_path", read_only=True),), kind, name)
 
 
 def mount_v3io(

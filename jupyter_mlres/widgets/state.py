@@ -66,13 +66,12 @@ def split_function(fn: Function) -> tuple[CellArgs, Function]:
     if spec.min_replicas is not None and spec.max_replicas is not None:
         replicas = (spec.min_replicas, spec.max_replicas)
     volumes: list[str] = []
-    kept = {}
+    expressed: list[str] = []
     for mount in spec.mounts:
         text = mount.to_text()
         if _round_trips(text, mount):
             volumes.append(text)
-        else:
-            kept[mount.name] = mount
+            expressed.append(mount.name)
     plain_env = tuple((e["name"], e["value"]) for e in spec.env if "value" in e and len(e) == 2)
     args = CellArgs(
         name=fn.name,
@@ -104,8 +103,9 @@ def split_function(fn: Function) -> tuple[CellArgs, Function]:
     base.spec.priority_class_name = None
     base.spec.node_selector = {}
     base.spec.env = [e for e in spec.env if not ("value" in e and len(e) == 2)]
-    # Mounts have no public "remove": the panel re-applies the ones the grammar can express.
-    base.spec._mounts = kept
+    # The panel re-applies the mounts the grammar can express; the others stay on the base.
+    for name in expressed:
+        base.unmount(name)
     return args, base
 
 

@@ -126,9 +126,9 @@ def test_real_world_label_keys_are_accepted(key: str) -> None:
 
 def test_error_names_path_value_and_rule() -> None:
     with pytest.raises(SpecError) as info:
-        validate_label_value("non preemptible", "node_selector['lifecycle']")
+        validate_label_value("non preemptible", "node_selector.lifecycle")
     message = str(info.value)
-    assert "node_selector['lifecycle']" in message
+    assert "node_selector.lifecycle" in message
     assert "'non preemptible'" in message
     assert "63 characters" in message
 

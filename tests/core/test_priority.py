@@ -113,8 +113,8 @@ def test_default_may_be_a_class_name() -> None:
 @pytest.mark.parametrize(
     ("settings", "path"),
     [
-        (Settings(priority_classes={"critical": "x"}), "settings.priority_classes['critical']"),
-        (Settings(priority_classes={"high": "Bad_Name"}), "settings.priority_classes['high']"),
+        (Settings(priority_classes={"critical": "x"}), "settings.priority_classes.critical"),
+        (Settings(priority_classes={"high": "Bad_Name"}), "settings.priority_classes.high"),
         (Settings(allowed_priority_classes=["ok", "Bad Name"]), "settings.allowed_priority_classes[1]"),
         (Settings(allowed_priority_classes="default-priority"), "settings.allowed_priority_classes"),
     ],

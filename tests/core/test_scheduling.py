@@ -257,7 +257,7 @@ def test_constrain_with_a_non_spot_value_pinned_is_an_error() -> None:
             tolerations=[],
             settings=SPOT,
         )
-    assert info.value.path == f"node_selector[{LIFECYCLE!r}]"
+    assert info.value.path == f"node_selector.{LIFECYCLE}"
     assert info.value.value == "non-preemptible"
     assert "'preemptible'" in str(info.value)
 
@@ -272,7 +272,7 @@ def test_prevent_with_a_spot_value_pinned_is_an_error() -> None:
             tolerations=[],
             settings=SPOT,
         )
-    assert info.value.path == f"node_selector[{GKE_SPOT!r}]"
+    assert info.value.path == f"node_selector.{GKE_SPOT}"
     assert "allow" in str(info.value)
 
 
@@ -462,11 +462,11 @@ def test_merge_node_selector_user_over_default_and_empty_removes() -> None:
 @pytest.mark.parametrize(
     ("user", "path"),
     [
-        ({"bad key": "x"}, "node_selector['bad key']"),
-        ({"pool": "not valid"}, "node_selector['pool']"),
-        ({"pool": "x" * 64}, "node_selector['pool']"),
-        ({"pool": 1}, "node_selector['pool']"),
-        ({"/pool": "x"}, "node_selector['/pool']"),
+        ({"bad key": "x"}, "node_selector.bad key"),
+        ({"pool": "not valid"}, "node_selector.pool"),
+        ({"pool": "x" * 64}, "node_selector.pool"),
+        ({"pool": 1}, "node_selector.pool"),
+        ({"/pool": "x"}, "node_selector./pool"),
     ],
 )
 def test_merge_node_selector_rejects_invalid_labels(user: dict[str, Any], path: str) -> None:

@@ -128,6 +128,26 @@ def test_two_volumes_on_one_path_is_an_error() -> None:
     assert len(fn.spec.volumes) == 1  # unchanged
 
 
+def test_unmount_removes_a_volume_and_frees_its_path() -> None:
+    fn = _fn().apply(mlres.mount_pvc("a", "data", "/data")).apply(mlres.mount_shm("1Gi"))
+    assert fn.apply(mlres.mount_configmap("cfg", "/etc/cfg", "cfg")).unmount("data") is fn
+    pod = _pod(fn)
+    assert [v["name"] for v in _user_volumes(pod)] == ["shm", "cfg"]
+    assert "/data" not in [m["mountPath"] for m in _user_mounts(pod)]
+    fn.apply(mlres.mount_pvc("b", "other", "/data"))  # the path is free again
+    assert [m.name for m in fn.spec.mounts] == ["shm", "cfg", "other"]
+
+
+def test_unmount_of_a_name_not_mounted_lists_the_mounted_ones() -> None:
+    fn = _fn().apply(mlres.mount_pvc("a", "data", "/data"))
+    with pytest.raises(SpecError, match="not mounted") as err:
+        fn.unmount("dat")
+    assert (err.value.path, err.value.value, err.value.allowed) == ("volumes", "dat", "data")
+    assert [m.name for m in fn.spec.mounts] == ["data"]  # unchanged
+    with pytest.raises(SpecError, match="none is"):
+        _fn().unmount("data")
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -366,6 +366,19 @@ def test_secret_values_are_never_shown(cluster: Settings) -> None:
     assert "TOP-SECRET-KEY" not in panel.magic()
 
 
+def test_a_volume_the_panel_shows_can_be_removed_and_others_stay(cluster: Settings) -> None:
+    from jupyter_mlres.core.volumes import mount_pvc, mount_v3io
+
+    fn = new_function("train", code="print(1)", settings=cluster)
+    fn.apply(mount_pvc("data", "data", "/data")).apply(mount_v3io(remote="bigdata/x", access_key="K"))
+    panel = fn.panel()
+    assert sorted(v["name"] for v in pod(panel)["volumes"]) == ["data", "mlres-code", "v3io"]
+    (row,) = panel.volumes.rows  # the inline key cannot be a --volume: it stays on the function
+    row.remove.click()
+    assert [v["name"] for v in pod(panel)["volumes"]] == ["mlres-code", "v3io"]
+    assert [m.name for m in fn.spec.mounts] == ["data", "v3io"], "the opened function is unchanged"
+
+
 def test_run_submits_the_spec_the_preview_shows(make_panel: MakePanel, fake_backend: FakeBackend) -> None:
     panel = make_panel(args=CellArgs(name="train"))
     panel.cpu.request.value = "2"

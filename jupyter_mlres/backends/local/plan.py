@@ -2,7 +2,9 @@
 
 Everything the pod template asks for is either translated (env, CPU/memory/GPU limits, replicas,
 volumes, deadline, grace period) or listed in :attr:`Plan.not_honoured`, which becomes one
-``NotHonoured`` event: nothing is dropped silently.
+``NotHonoured`` event: nothing the user or the admin chose is dropped silently. What our own
+renderer writes under the built-in :class:`Settings` (the image, the Job's TTL) is not listed:
+nobody asked for it, and a warning on every default run teaches users to ignore the event.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _JOB_HANDLED: Final = frozenset(
     {"template", "completions", "parallelism", "completionMode", "activeDeadlineSeconds", "podFailurePolicy"}
 )
 _GPU_RESOURCE_RE: Final = re.compile(r"^[a-z0-9.-]+/[a-z0-9.-]*gpu[a-z0-9.-]*$")
+_BUILT_IN: Final = Settings()
 
 
 @dataclass
@@ -127,10 +130,11 @@ def build_plan(
         raise SubmitError(f"run {run.run_id!r}: the Job's pod template has no container")
     container = next((c for c in containers if c.get("name") == "main"), containers[0])
     not_honoured: list[str] = []
+    unasked = _renderer_defaults(settings, dask=_find(run.manifests, "DaskCluster") is not None)
 
     for key in sorted(set(job_spec) - _JOB_HANDLED):
         value = job_spec[key]
-        if key == "backoffLimit" and not value:
+        if (key == "backoffLimit" and not value) or _unasked(unasked, f"job.{key}", value):
             continue
         not_honoured.append(_describe(f"job.{key}", value))
     for key in sorted(set(pod) - _POD_HANDLED):
@@ -142,7 +146,9 @@ def build_plan(
         if extra is not container:
             not_honoured.append(f"container {extra.get('name')!r} (only {container.get('name')!r} runs)")
     for key in sorted(set(container) - _CONTAINER_HANDLED):
-        if container[key] not in (None, "", [], {}):
+        if container[key] not in (None, "", [], {}) and not _unasked(
+            unasked, f"container.{key}", container[key]
+        ):
             not_honoured.append(_describe(f"container.{key}", container[key]))
     command = [str(c) for c in (container.get("command") or []) + (container.get("args") or [])]
     if command and not any(c.endswith("mlres_runner.py") for c in command):
@@ -170,10 +176,13 @@ def build_plan(
             gpu_resource = key
         else:
             not_honoured.append(_describe(f"resources.limits.{key}", value))
-    reserved = {k: v for k, v in requests.items() if k in ("cpu", "memory")}
-    if reserved:
+    # A request places a pod; on one machine there is nowhere else to go, and a limit on the
+    # same resource is enforced. A request alone changes nothing here: say so.
+    uncapped = {k: v for k, v in requests.items() if k in ("cpu", "memory") and not limits.get(k)}
+    if uncapped:
         not_honoured.append(
-            _describe("resources.requests", reserved) + " (nothing is reserved locally; limits apply)"
+            _describe("resources.requests", uncapped)
+            + " without limits (nothing is reserved locally and only limits are enforced)"
         )
     for key, value in requests.items():
         if key not in ("cpu", "memory") and not _GPU_RESOURCE_RE.match(key):
@@ -300,6 +309,26 @@ def _plan_dask(
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _renderer_defaults(settings: Settings, *, dask: bool) -> dict[str, Any]:
+    """Values the renderer writes by itself when ``settings`` keep the built-in defaults.
+
+    Such a value was asked for by nobody, so it is not named as not honoured. A value an admin
+    changed in Settings is named: it was a choice. (A user's explicit value that equals the
+    built-in default, e.g. ``--image python:3.11-slim``, cannot be told apart and stays quiet.)
+    """
+    defaults: dict[str, Any] = {}
+    if settings.job_ttl_seconds == _BUILT_IN.job_ttl_seconds:
+        defaults["job.ttlSecondsAfterFinished"] = _BUILT_IN.job_ttl_seconds
+    image = settings.dask_image if dask else settings.default_image
+    if image == (_BUILT_IN.dask_image if dask else _BUILT_IN.default_image):
+        defaults["container.image"] = image
+    return defaults
+
+
+def _unasked(defaults: Mapping[str, Any], path: str, value: Any) -> bool:
+    return path in defaults and defaults[path] == value
 
 
 def _find(manifests: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any] | None:

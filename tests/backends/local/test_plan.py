@@ -8,8 +8,9 @@ import pytest
 
 from jupyter_mlres.backends.local.plan import build_plan, cpu_count_for, mount_env_var
 from jupyter_mlres.core.errors import SubmitError
+from jupyter_mlres.core.function import Function, new_function
 from jupyter_mlres.core.runs import RenderedRun, RunId
-from jupyter_mlres.core.settings import Settings
+from jupyter_mlres.core.settings import ResourceDefaults, Settings
 
 from .conftest import make_run
 
@@ -31,19 +32,50 @@ def test_a_cpu_limit_pins_to_its_ceiling(limit: float, cores: int) -> None:
     assert cpu_count_for(limit) == cores
 
 
-def test_requests_and_other_extended_resources_are_named() -> None:
-    plan = _plan(
-        make_run("", limits={"cpu": "1", "example.com/fpga": "1"}, requests={"cpu": "1", "memory": "1Gi"})
-    )
-    text = "; ".join(plan.not_honoured)
-    assert "resources.limits.example.com/fpga='1'" in text
-    assert "resources.requests" in text
-    assert "nothing is reserved locally" in text
+def test_other_extended_resources_are_named() -> None:
+    plan = _plan(make_run("", limits={"cpu": "1", "example.com/fpga": "1"}, requests={"cpu": "1"}))
+    assert plan.not_honoured == ["resources.limits.example.com/fpga='1'"]
 
 
-def test_the_default_rendering_names_only_the_image_and_ttl() -> None:
-    plan = _plan(make_run("print(1)"))
-    assert plan.not_honoured == ["job.ttlSecondsAfterFinished=3600", "container.image='python:3.11-slim'"]
+def _rendered(fn: Function, settings: Settings | None = None) -> list[str]:
+    """What the NotHonoured event of ``fn``'s local run would list (core's real renderer)."""
+    fn.spec.code = fn.spec.code or "print(1)"
+    return _plan(fn.to_run(settings or Settings(), run_id=f"{fn.name}-1"), settings).not_honoured
+
+
+@pytest.mark.parametrize("kind", ["job", "dask"])
+def test_a_default_run_names_nothing(kind: str) -> None:
+    # The image, the Job's TTL and retries come from the built-in settings: nobody asked for them.
+    assert _rendered(new_function("f", kind=kind)) == []
+
+
+def test_what_the_user_or_the_admin_chose_is_named() -> None:
+    assert _rendered(new_function("f", image="my/image:1")) == ["container.image='my/image:1'"]
+    admin = Settings(default_image="org/ml:2", job_ttl_seconds=600, backoff_limit=2)
+    assert _rendered(new_function("f"), admin) == [
+        "job.backoffLimit=2",
+        "job.ttlSecondsAfterFinished=600",
+        "container.image='org/ml:2'",
+    ]
+    assert _rendered(new_function("f", kind="dask"), Settings(dask_image="org/dask:1")) == [
+        "container.image='org/dask:1'"
+    ]
+
+
+def test_requests_are_named_only_without_a_limit() -> None:
+    # With a limit the limit is enforced locally; a request alone changes nothing here.
+    capped = new_function("f").with_requests(cpu="1", mem="1Gi").with_limits(cpu="2", mem="2Gi")
+    assert _rendered(capped) == []
+    uncapped = new_function("f").with_requests(cpu="1", mem="256Mi").with_limits(mem="1Gi")
+    assert _rendered(uncapped) == [
+        'resources.requests={"cpu":"1"} without limits '
+        "(nothing is reserved locally and only limits are enforced)"
+    ]
+    admin = Settings(default_resources=ResourceDefaults(requests={"memory": "1Gi"}))
+    assert _rendered(new_function("f"), admin) == [
+        'resources.requests={"memory":"1Gi"} without limits '
+        "(nothing is reserved locally and only limits are enforced)"
+    ]
 
 
 def test_retries_and_init_containers_are_named() -> None:
