@@ -1,7 +1,8 @@
 """Start-to-finish time of a trivial local run against a bare ``python -c pass`` subprocess.
 
 Measures the backend's share of ``%%mlrun`` overhead: ``LocalBackend.submit`` of a one-line job,
-then following its events until it is terminal (supervisor start, runner start, files, polling).
+then following its events until it is terminal (the warm start server forks the supervisor, which
+forks the replica; the kernel is woken by the supervisor's pokes).
 Usage: python benchmarks/bench_local_overhead.py [--repeat R]
 """
 
@@ -30,6 +31,7 @@ def main() -> None:
     local: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         backend = LocalBackend(Settings(local_run_root=str(Path(tmp) / "runs")))
+        assert backend.prewarm(wait=30), "the warm start server did not start"
         for _ in range(args.repeat):
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], check=True)

@@ -158,7 +158,11 @@ def request_start(where: Path, run_dir: Path, notify: socket.socket) -> WarmStar
                     break
             answer = json.loads(reply)
         except (OSError, ValueError) as e:
-            raise SubmitError(f"the local warm start server ({where}) did not answer: {e}") from e
+            raise SubmitError(
+                f"the local warm start server ({where}) did not answer: {e}; nothing was started. "
+                "Try again, or set Settings.local_warm_start=False (MLRES_LOCAL_WARM_START=false) "
+                "to start runs without it"
+            ) from e
     if "error" in answer:
         raise SubmitError(f"the local warm start server ({where}) could not start the run: {answer['error']}")
     with contextlib.suppress(TypeError, ValueError):
