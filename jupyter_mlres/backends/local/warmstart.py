@@ -159,7 +159,7 @@ def request_start(where: Path, run_dir: Path, notify: socket.socket) -> WarmStar
             answer = json.loads(reply)
         except (OSError, ValueError) as e:
             raise SubmitError(
-                f"the local warm start server ({where}) did not answer: {e}; nothing was started. "
+                f"the local warm start server ({where}) did not answer: {e}; the run was not submitted. "
                 "Try again, or set Settings.local_warm_start=False (MLRES_LOCAL_WARM_START=false) "
                 "to start runs without it"
             ) from e
