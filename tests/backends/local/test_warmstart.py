@@ -243,3 +243,20 @@ def test_an_idle_server_exits_by_itself(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
     assert done.returncode == 0
     assert not address.exists()
+
+
+def test_a_run_outlives_the_server_that_forked_it(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    backend = LocalBackend(settings)
+    assert backend.prewarm(wait=60)
+    run = make_run("import time\nprint('up', flush=True)\ntime.sleep(1)\nprint('done')\n")
+    backend.submit(run)
+    server = psutil.Process(_server_pid(backend))
+    server.send_signal(signal.SIGKILL)
+    server.wait(30)
+    status, _ = wait(backend, run.run_id)
+    assert status.phase == JobPhase.SUCCEEDED, log_text(backend, run.run_id)
+    assert log_text(backend, run.run_id).splitlines() == ["up", "done"]
