@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,24 @@ def _comm_state(msg: dict[str, Any]) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-def _watch_then_click(client: BlockingKernelClient, button: str) -> tuple[Cell, Cell, list[str]]:
-    """Run the watching cell and a cell queued behind it; click ``button`` once the job runs.
+def _until_idle(msg_id: str) -> Any:
+    return lambda msg: (
+        msg["parent_header"].get("msg_id") == msg_id
+        and msg["msg_type"] == "status"
+        and msg["content"]["execution_state"] == "idle"
+    )
 
-    Returns both cells (iopub until the queued one is idle) and the order of the shell replies.
+
+def _watch_then(
+    client: BlockingKernelClient, act: Callable[[dict[str, str]], None]
+) -> tuple[Cell, Cell, list[str]]:
+    """Run the watching cell; once its job runs, queue a second cell, then ``act(buttons)``.
+
+    The second cell is sent while the first one blocks, so the kernel (or the pump) must keep it
+    queued. Returns both cells (iopub until the queued one is idle) and the order of the replies.
     """
     watching = Cell(client.execute(SLEEPY_CELL, allow_stdin=True))
-    queued = Cell(client.execute(QUEUED_CELL, allow_stdin=True))
-    cells = {watching.msg_id: watching, queued.msg_id: queued}
+    cells = {watching.msg_id: watching}
     buttons: dict[str, str] = {}
 
     def job_running(msg: dict[str, Any]) -> bool:
@@ -105,25 +115,33 @@ def _watch_then_click(client: BlockingKernelClient, button: str) -> tuple[Cell, 
         return msg["msg_type"] == "comm_msg" and "started" in str(state.get("value", ""))
 
     _read_iopub(client, cells, job_running)
-    click = {"method": "custom", "content": {"event": "click"}}
-    client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": buttons[button], "data": click}))
-
-    def queued_idle(msg: dict[str, Any]) -> bool:
-        return (
-            msg["parent_header"].get("msg_id") == queued.msg_id
-            and msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "idle"
-        )
-
-    _read_iopub(client, cells, queued_idle)
+    queued = Cell(client.execute(QUEUED_CELL, allow_stdin=True))
+    cells[queued.msg_id] = queued
+    act(buttons)
+    _read_iopub(client, cells, _until_idle(queued.msg_id))
     replies = [client.get_shell_msg(timeout=WAIT)["parent_header"]["msg_id"] for _ in range(2)]
     order = ["watching" if r == watching.msg_id else "queued" if r == queued.msg_id else r for r in replies]
     return watching, queued, order
 
 
+def _click(client: BlockingKernelClient, button: str) -> Callable[[dict[str, str]], None]:
+    def click(buttons: dict[str, str]) -> None:
+        data = {"method": "custom", "content": {"event": "click"}}
+        client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": buttons[button], "data": data}))
+
+    return click
+
+
+def _cancel_queued_run(client: BlockingKernelClient) -> str:
+    done = Cell(client.execute("print(queued.cancel())", allow_stdin=True))
+    _read_iopub(client, {done.msg_id: done}, _until_idle(done.msg_id))
+    assert client.get_shell_msg(timeout=WAIT)["parent_header"]["msg_id"] == done.msg_id
+    return done.stdout()
+
+
 @pytest.mark.slow
 def test_cancel_stops_the_job_and_ends_the_watching_cell(kernel: BlockingKernelClient) -> None:
-    watching, queued, order = _watch_then_click(kernel, "Cancel")
+    watching, queued, order = _watch_then(kernel, _click(kernel, "Cancel"))
 
     assert watching.errors() == queued.errors() == []
     assert "state=Cancelled" in watching.result()
@@ -134,7 +152,7 @@ def test_cancel_stops_the_job_and_ends_the_watching_cell(kernel: BlockingKernelC
 
 @pytest.mark.slow
 def test_detach_ends_the_watching_cell_and_the_job_keeps_running(kernel: BlockingKernelClient) -> None:
-    watching, queued, order = _watch_then_click(kernel, "Detach")
+    watching, queued, order = _watch_then(kernel, _click(kernel, "Detach"))
 
     assert watching.errors() == queued.errors() == []
     assert "state=Running" in watching.result()
@@ -143,14 +161,19 @@ def test_detach_ends_the_watching_cell_and_the_job_keeps_running(kernel: Blockin
     assert queued.stdout() == "queued cell saw Run Running\n"
 
     # The view keeps following the job; cancelling it from a later cell ends it (and the test).
-    done = Cell(kernel.execute("print(queued.cancel())", allow_stdin=True))
-    _read_iopub(
-        kernel,
-        {done.msg_id: done},
-        lambda m: (
-            m["parent_header"].get("msg_id") == done.msg_id
-            and m["msg_type"] == "status"
-            and m["content"]["execution_state"] == "idle"
-        ),
-    )
-    assert done.stdout() == "Cancelled\n"
+    assert _cancel_queued_run(kernel) == "Cancelled\n"
+
+
+@pytest.mark.slow
+def test_an_interrupt_while_watching_detaches_and_the_queued_cell_still_runs(
+    kernel: BlockingKernelClient,
+) -> None:
+    manager = kernel.parent
+    assert isinstance(manager, KernelManager)
+    watching, queued, order = _watch_then(kernel, lambda _buttons: manager.interrupt_kernel())
+
+    assert watching.errors() == queued.errors() == []
+    assert watching.stdout().startswith("Interrupted: sleepy-")
+    assert order == ["watching", "queued"]
+    assert queued.stdout() == "queued cell saw Run Running\n"
+    assert _cancel_queued_run(kernel) == "Cancelled\n"
