@@ -85,6 +85,9 @@ class CommPump:
             handlers = getattr(kernel, "shell_handlers", {})
             if not all(kind in handlers for kind in COMM_MESSAGES):
                 return None
+            # What _dispatch needs to put the cell's parent back after a click (ipykernel >= 6).
+            kernel.get_parent("shell")
+            kernel._parent_ident["shell"]
             stream = _main_shell_stream(kernel)
             if stream is None or getattr(stream, "_recv_callback", None) is None:
                 return None
@@ -111,7 +114,7 @@ class CommPump:
                     frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=self._copy)
                 except zmq.Again:
                     break
-                # Held first, so that nothing taken can be lost, whatever happens next.
+                # Held at once, so that an error (or an interrupt) from here on loses nothing.
                 self._held.append(frames)
                 if self._message_type(frames) in COMM_MESSAGES:
                     self._held.pop()
