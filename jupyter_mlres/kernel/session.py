@@ -22,6 +22,7 @@ from jupyter_mlres.backends.base import Backend
 from jupyter_mlres.core.errors import JobFailed
 from jupyter_mlres.core.runs import JobEvent, JobPhase, RunId, RunStatus
 from jupyter_mlres.core.settings import Settings
+from jupyter_mlres.kernel.uievents import ui_events
 from jupyter_mlres.kernel.view import REFRESH_SECONDS, RunModel, TextView, View, WidgetView, format_log_line
 
 __all__ = ["Run", "ViewMode", "Watcher", "attach", "detect_view_mode", "new_run_id", "submit"]
@@ -29,6 +30,8 @@ __all__ = ["Run", "ViewMode", "Watcher", "attach", "detect_view_mode", "new_run_
 ViewMode = Literal["widget", "text", "stream", "none"]
 
 _ALPHABET = string.ascii_lowercase + string.digits
+# How often a waiting cell checks the run, a Detach, and the view's button clicks.
+_POLL_SECONDS = 0.1
 
 
 def new_run_id(function: str, now: datetime | None = None) -> RunId:
@@ -165,16 +168,26 @@ class Watcher:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         text = self.view if isinstance(self.view, TextView) else None
-        while not self.done.is_set():
-            if text is not None:
-                text.refresh(self.model.snapshot())
-            if self.detached.is_set():
-                return False
-            step = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
-            if self.done.wait(step):
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        # The view's buttons answer while the cell waits: the kernel's comm messages are handled
+        # here between checks (other requests, such as the next cell, stay queued in order).
+        with contextlib.ExitStack() as stack:
+            pump = stack.enter_context(ui_events()) if self.mode == "widget" else None
+            while not self.done.is_set():
+                if text is not None:
+                    text.refresh(self.model.snapshot())
+                if pump is not None:
+                    pump.poll()
+                if self.detached.is_set():
+                    return False
+                step = (
+                    _POLL_SECONDS
+                    if deadline is None
+                    else max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
+                )
+                if self.done.wait(step):
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
         if text is not None:
             text.close(self.model.snapshot())
         return True
