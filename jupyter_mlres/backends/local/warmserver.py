@@ -85,8 +85,16 @@ def serve(address: str, idle_seconds: float = IDLE_SECONDS) -> int:
                 return 0
     finally:
         if _still_ours(address, inode):
+            # Leave nothing behind: a server starting right now and holding the old lock file
+            # would bind the same address, and the later of two such servers sees the socket
+            # is no longer its own and leaves within a fraction of a second.
+            for leftover in (address, address + ".lock"):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)
+            log = str(Path(address).with_suffix(".log"))
             with contextlib.suppress(OSError):
-                os.unlink(address)
+                if os.path.getsize(log) == 0:
+                    os.unlink(log)
         listener.close()
         lock.close()
 
