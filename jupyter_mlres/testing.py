@@ -145,11 +145,13 @@ class FakeBackend:
         result: Any = None,
         reason: str = "",
         message: str = "",
+        finished: datetime | None = None,
     ) -> None:
+        """End the run in ``phase`` (``finished``: when it ended, default now)."""
         with self._changed:
             run = self._get(run_id)
             run.result = result
-            run.status = replace(run.status, finished=_now())
+            run.status = replace(run.status, finished=finished or _now())
         self.emit_event(run_id, reason or str(phase), message, phase=phase)
 
     # -- internals ----------------------------------------------------------------------------
