@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
+import jupyter_mlres as mlres
 from jupyter_mlres.backends.kubernetes import KubernetesBackend
 from jupyter_mlres.core.errors import RunNotFinished, RunNotFound
 from jupyter_mlres.core.runs import JobPhase, RunId
+from jupyter_mlres.core.settings import Settings
 
 from .emulator import RunningEmulator
 from .helpers import NS, Kube, render_run, wait_for
@@ -114,3 +116,19 @@ def test_a_run_whose_job_is_already_gone_still_loses_its_log(
     assert not later.log_path(RunId("d6")).exists()
     with pytest.raises(RunNotFound):
         later.delete(RunId("d6"))
+
+
+def test_a_finished_dask_run_loses_its_cluster_too(
+    make_backend: MakeBackend, kube: Kube, cluster: RunningEmulator
+) -> None:
+    fn = mlres.new_function("crunch", kind="dask", code="print(client)")
+    fn.spec.min_replicas, fn.spec.max_replicas = 1, 3
+    make_backend().submit(fn.to_run(Settings(), run_id="d7"))
+    kube.fail("d7", "BackoffLimitExceeded")
+    later = make_backend()  # nobody followed the run to its end, so its cluster is still there
+    assert later.status(RunId("d7")).phase == JobPhase.FAILED
+    later.delete(RunId("d7"))
+    assert kube.em.stored("jobs", NS, "d7") is None
+    for plural in ("daskclusters", "daskautoscalers"):
+        assert kube.em.stored(plural, NS, "d7") is None
+        assert list(cluster.requests_matching("DELETE", f"/{plural}/d7"))
