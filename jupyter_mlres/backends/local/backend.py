@@ -241,9 +241,11 @@ class LocalBackend:
 
     def delete(self, run_id: RunId) -> None:
         run_dir = self._run_dir(run_id)
-        refuse_unfinished(
-            status_from_record(self._status_record(run_dir)), default_backend=self.settings.backend
-        )
+        try:
+            record = self._status_record(run_dir)
+        except FileNotFoundError:  # another delete got there first
+            raise RunNotFound(f"no local run named {run_id!r} in {self.root}") from None
+        refuse_unfinished(status_from_record(record), default_backend=self.settings.backend)
         path = run_dir.path
         # _run_dir accepts DNS-1123 names only, so the path is a direct child of the root; a
         # symlink planted there instead of a directory is refused, never followed.
@@ -482,10 +484,15 @@ def _remove_tree(path: Path) -> list[str]:
     """Remove ``path`` and everything under it (symlinks are removed, never followed); what
     could not be removed."""
     failures: list[str] = []
+
+    def failed(where: str, error: BaseException) -> None:
+        if not isinstance(error, FileNotFoundError):  # removed meanwhile (a concurrent delete)
+            failures.append(f"{where}: {error}")
+
     if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=lambda _fn, failed, exc: failures.append(f"{failed}: {exc}"))
+        shutil.rmtree(path, onexc=lambda _fn, where, exc: failed(where, exc))
     else:
-        shutil.rmtree(path, onerror=lambda _fn, failed, info: failures.append(f"{failed}: {info[1]}"))
+        shutil.rmtree(path, onerror=lambda _fn, where, info: failed(where, info[1]))
     return failures
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,29 @@ def test_a_symlink_in_the_run_root_is_refused_not_followed(local: LocalBackend, 
         local.delete(RunId("linked-run"))
     assert (elsewhere / "status.json").is_file()
     assert (local.root / "linked-run").is_symlink()
+
+
+def test_two_deletes_at_once_remove_the_run_once(local: LocalBackend) -> None:
+    # e.g. the sidebar and a notebook: one deletes it, the other finds it gone (or also succeeds)
+    run = make_run("print('hi')\n")
+    local.submit(run)
+    wait(local, run.run_id)
+    run_dir = local.run_dir(run.run_id)
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            LocalBackend(local.settings).delete(run.run_id)
+        except RunNotFound:
+            pass
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=delete) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not run_dir.exists()
+    assert _listed(local) == []
