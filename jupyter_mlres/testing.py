@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+from jupyter_mlres.backends.base import refuse_unfinished
 from jupyter_mlres.core.errors import RunNotFound
 from jupyter_mlres.core.runs import (
     JobEvent,
@@ -48,6 +49,7 @@ class FakeBackend:
         self.settings = settings or Settings()
         self.submitted: list[RenderedRun] = []
         self.cancelled: list[RunId] = []
+        self.deleted: list[RunId] = []
         self._runs: dict[RunId, _FakeRun] = {}
         self._changed = threading.Condition()
 
@@ -101,6 +103,13 @@ class FakeBackend:
     def result(self, run_id: RunId) -> Any:
         return self._get(run_id).result
 
+    def delete(self, run_id: RunId) -> None:
+        with self._changed:
+            refuse_unfinished(self._get(run_id).status, default_backend=self.settings.backend)
+            del self._runs[run_id]
+            self.deleted.append(run_id)
+            self._changed.notify_all()
+
     # -- scripting ----------------------------------------------------------------------------
     def emit_event(
         self,
@@ -136,11 +145,13 @@ class FakeBackend:
         result: Any = None,
         reason: str = "",
         message: str = "",
+        finished: datetime | None = None,
     ) -> None:
+        """End the run in ``phase`` (``finished``: when it ended, default now)."""
         with self._changed:
             run = self._get(run_id)
             run.result = result
-            run.status = replace(run.status, finished=_now())
+            run.status = replace(run.status, finished=finished or _now())
         self.emit_event(run_id, reason or str(phase), message, phase=phase)
 
     # -- internals ----------------------------------------------------------------------------

@@ -11,9 +11,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
+from jupyter_mlres.core.errors import RunNotFinished
 from jupyter_mlres.core.runs import JobEvent, LogLine, RenderedRun, RunId, RunStatus
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "refuse_unfinished"]
 
 
 @runtime_checkable
@@ -61,3 +62,20 @@ class Backend(Protocol):
     def result(self, run_id: RunId) -> Any:
         """The handler's return value once Succeeded (None when there is none)."""
         ...
+
+    def delete(self, run_id: RunId) -> None:
+        """Remove a finished run and everything this backend kept for it (files, logs, objects),
+        so that ``list_runs`` no longer shows it. Raises ``RunNotFinished`` (nothing removed)
+        when the run is not terminal, ``RunNotFound`` when there is no such run."""
+        ...
+
+
+def refuse_unfinished(status: RunStatus, *, default_backend: str = "") -> None:
+    """Raise ``RunNotFinished`` unless ``status`` is terminal; the message says how to cancel it
+    (naming the backend when it is not ``default_backend``, the one ``%mlrun`` uses by itself)."""
+    if status.phase.is_terminal:
+        return
+    cancel = f"%mlrun cancel {status.run_id}"
+    if status.backend and status.backend != default_backend:
+        cancel += f" --backend {status.backend}"
+    raise RunNotFinished(f"run {status.run_id} is {status.phase}; cancel it first: {cancel}")

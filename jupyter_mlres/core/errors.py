@@ -7,11 +7,12 @@
     ├── BackendError                something went wrong talking to a backend
     │   ├── BackendUnavailable      the backend cannot be reached / is not configured
     │   ├── SubmitError             the backend refused a submission
+    │   ├── RunNotFinished          refused: the run is not over yet (delete a running run)
     │   └── RunNotFound (KeyError)  no run with that name/id
     └── JobFailed                   a run ended in Failed (raised by ``run.wait(raise_on_failure=True)``)
 
 ``SpecError`` becomes a one-line IPython ``UsageError`` in magics and HTTP 400 in the server;
-``RunNotFound`` becomes 404 and ``BackendUnavailable`` 503.
+``RunNotFound`` becomes 404, ``RunNotFinished`` 409 and ``BackendUnavailable`` 503.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "BackendUnavailable",
     "JobFailed",
     "MlresError",
+    "RunNotFinished",
     "RunNotFound",
     "SpecError",
     "SubmitError",
@@ -84,6 +86,10 @@ class BackendUnavailable(BackendError):
 
 class SubmitError(BackendError):
     """The backend refused to create the run."""
+
+
+class RunNotFinished(BackendError):
+    """The run is not terminal, so it cannot be deleted (HTTP 409 in the server)."""
 
 
 class RunNotFound(BackendError, KeyError):

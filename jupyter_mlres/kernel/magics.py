@@ -1,4 +1,4 @@
-"""``%%mlrun`` (run a cell as a job) and ``%mlrun`` (jobs, logs, attach, cancel, preview, settings).
+"""``%%mlrun`` (run a cell as a job) and ``%mlrun`` (jobs, logs, attach, cancel, rm, preview, settings).
 
 The methods are thin: parsing is :mod:`jupyter_mlres.core.cellargs`, capture is
 :mod:`~jupyter_mlres.kernel.capture`, submitting and watching is :mod:`~jupyter_mlres.kernel.runcell`.
@@ -14,6 +14,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -25,6 +26,7 @@ from jupyter_mlres.core.cellargs import CellArgs, parse_cell_args, usage
 from jupyter_mlres.core.errors import BackendError, SpecError
 from jupyter_mlres.core.runs import RunId
 from jupyter_mlres.core.settings import Settings
+from jupyter_mlres.kernel.cleanup import delete_runs, finished_runs, parse_days
 from jupyter_mlres.kernel.runcell import (
     build_cell_function,
     detach_message,
@@ -45,6 +47,8 @@ LINE_USAGE = """\
 %mlrun logs RUN [--follow] [--tail N]         print a run's log (--follow: until it ends)
 %mlrun attach RUN [--detach]                  show a run's view again and return its handle
 %mlrun cancel RUN                             stop a run
+%mlrun rm RUN [RUN ...]                       delete finished runs (their files, logs, Jobs)
+%mlrun rm --finished [--older-than DAYS]      delete every finished run [finished > DAYS days ago]
 %mlrun preview [NAME] [options]               the manifests for these options (no cell needed)
 %mlrun panel [NAME] [options]                 the resource panel (for the last %%mlrun cell, if any)
 %mlrun settings                               the service settings in effect
@@ -172,20 +176,23 @@ class MlresMagics(Magics):
             "logs": self._logs,
             "attach": self._attach,
             "cancel": self._cancel,
+            "rm": self._rm,
             "preview": self._preview,
             "panel": self._panel_line,
             "settings": self._show_settings,
         }.get(command)
         if handler is None:
             raise SpecError(
-                "%mlrun", command, ["jobs", "logs", "attach", "cancel", "preview", "panel", "settings"]
+                "%mlrun", command, ["jobs", "logs", "attach", "cancel", "rm", "preview", "panel", "settings"]
             )
         return handler(rest)
 
     @staticmethod
     def _options(
-        command: str, tokens: list[str], flags: set[str], values: set[str], positional: int
+        command: str, tokens: list[str], flags: set[str], values: set[str], positional: int | None
     ) -> tuple[list[str], dict[str, Any]]:
+        """Split ``tokens`` into plain words and options; ``positional``: how many plain words
+        (None: any number, the caller checks)."""
         found: dict[str, Any] = {}
         plain: list[str] = []
         it = iter(tokens)
@@ -202,7 +209,7 @@ class MlresMagics(Magics):
                 raise SpecError(f"%mlrun {command}", token, sorted(flags | values), reason="unknown option")
             else:
                 plain.append(token)
-        if len(plain) != positional:
+        if positional is not None and len(plain) != positional:
             what = "RUN (a run name from `%mlrun jobs`)" if positional else "no arguments"
             raise SpecError(f"%mlrun {command}", " ".join(plain) or None, what)
         return plain, found
@@ -266,6 +273,32 @@ class MlresMagics(Magics):
         (run_id,), opts = self._options("cancel", tokens, set(), {"--backend"}, 1)
         status = self._find(run_id, opts.get("--backend")).cancel(RunId(run_id))
         print(f"{run_id}: {status.phase}")
+
+    def _rm(self, tokens: list[str]) -> None:
+        run_ids, opts = self._options("rm", tokens, {"--finished"}, {"--older-than", "--backend"}, None)
+        older = opts.get("--older-than")
+        days = parse_days(older) if older is not None else None
+        targets: list[tuple[str, Backend]]
+        if opts.get("--finished"):
+            if run_ids:
+                raise SpecError("%mlrun rm", " ".join(run_ids), "either RUN names or --finished, not both")
+            backend = self._backend(opts.get("--backend"))
+            chosen = finished_runs(backend.list_runs(), now=datetime.now(timezone.utc), older_than_days=days)
+            if not chosen:
+                age = f" finished more than {older} days ago" if older is not None else ""
+                print(f"no finished runs{age} on backend {backend.name!r}")
+                return
+            targets = [(r.run_id, backend) for r in chosen]
+        else:
+            if older is not None:
+                raise SpecError("rm --older-than", older, "only together with --finished")
+            if not run_ids:
+                raise SpecError("%mlrun rm", None, "RUN names (from `%mlrun jobs`) or --finished")
+            explicit = opts.get("--backend")
+            default = None if explicit is None else self._backend(explicit)  # a bad name fails first
+            targets = [(r, default or self._find(r, None)) for r in run_ids]
+        for run_id in delete_runs(targets):
+            self._runs.pop(run_id, None)
 
     def _preview(self, tokens: list[str]) -> None:
         if tokens:

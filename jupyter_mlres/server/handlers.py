@@ -1,8 +1,8 @@
 """Thin tornado handlers: read arguments, call :class:`RunService` off the IO loop, write JSON.
 
-Every handler is behind Jupyter's authentication (and XSRF for POST). Errors are JSON with a
+Every handler is behind Jupyter's authentication (and XSRF for POST/DELETE). Errors are JSON with a
 ``message``: ``SpecError`` 400 (with ``path``/``value``/``allowed``), ``RunNotFound`` 404,
-``BackendUnavailable`` 503, other backend errors 502, anything unexpected 500 with a one-line
+``RunNotFinished`` 409, ``BackendUnavailable`` 503, other backend errors 502, anything unexpected 500 with a one-line
 message (never a traceback).
 """
 
@@ -21,7 +21,14 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_mlres.backends.registry import available_backends
-from jupyter_mlres.core.errors import BackendError, BackendUnavailable, MlresError, RunNotFound, SpecError
+from jupyter_mlres.core.errors import (
+    BackendError,
+    BackendUnavailable,
+    MlresError,
+    RunNotFinished,
+    RunNotFound,
+    SpecError,
+)
 from jupyter_mlres.core.runs import RunStatus
 from jupyter_mlres.server import preview
 from jupyter_mlres.server.config import MlresServer
@@ -72,6 +79,8 @@ def api_errors(method: Method) -> Method:
             self.fail(400, spec_error_json(error, preview.field_for_path(error.path)))
         except RunNotFound as error:
             self.fail(404, {"message": str(error)})
+        except RunNotFinished as error:
+            self.fail(409, {"message": str(error)})
         except BackendUnavailable as error:
             self.fail(503, {"message": str(error)})
         except BackendError as error:
@@ -157,6 +166,12 @@ class RunHandler(MlresHandler):
         status = await self.blocking(service.status, backend, run_id)
         events = await self.blocking(service.events, backend, run_id)
         self.finish(json.dumps({"run": self.run_json(status), "events": [event_json(e) for e in events]}))
+
+    @web.authenticated
+    @api_errors
+    async def delete(self, backend: str, run_id: str) -> None:
+        await self.blocking(self.mlres.service.delete, backend, run_id)
+        self.finish(json.dumps({"deleted": run_id}))
 
 
 class CancelHandler(MlresHandler):

@@ -1,4 +1,4 @@
-"""What the REST handlers do, without HTTP: find runs across backends, read logs, cancel.
+"""What the REST handlers do, without HTTP: find runs across backends, read logs, cancel, delete.
 
 Every method here blocks (backends do I/O); the handlers call them through an executor so the
 server's IO loop never waits on a backend. A backend that cannot be created or reached is reported
@@ -133,6 +133,10 @@ class RunService:
 
     def cancel(self, backend: str, run_id: str) -> RunStatus:
         return self._call(backend, lambda b: b.cancel(RunId(run_id)))
+
+    def delete(self, backend: str, run_id: str) -> None:
+        """Remove a finished run; ``RunNotFinished`` (nothing removed) for one still going."""
+        self._call(backend, lambda b: b.delete(RunId(run_id)))
 
     def log_page(
         self, backend: str, run_id: str, *, offset: int = 0, tail: int | None = None, limit: int = 5000

@@ -280,7 +280,7 @@ def test_logs_follow_prints_until_the_run_ends(
     [
         (
             "frobnicate",
-            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, preview, panel, settings",
+            "%mlrun: invalid value 'frobnicate'; allowed: jobs, logs, attach, cancel, rm, preview, panel, settings",
         ),
         ("logs", "RUN (a run name from `%mlrun jobs`)"),
         ("logs x --tail zero", "logs --tail: invalid value 'zero'"),

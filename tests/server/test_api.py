@@ -26,6 +26,7 @@ def act(server: LabServer, run_id: str, action: str, **body: object) -> None:
         ("GET", "mlres/runs/fake/x/log"),
         ("GET", "mlres/runs/fake/x/log/follow"),
         ("POST", "mlres/runs/fake/x/cancel"),
+        ("DELETE", "mlres/runs/fake/x"),
         ("POST", "mlres/preview"),
     ],
 )

@@ -12,6 +12,7 @@ in fact succeeded).
 Cancel deletes the Job with ``propagationPolicy=Background``: the Job goes at once and the garbage
 collector removes its pods, and through the owner references the ConfigMap, Secret and Service.
 A dask run's ``DaskAutoscaler``/``DaskCluster`` are deleted explicitly too (see dask.py).
+Delete (finished runs only) does the same, stops following the run and removes its kept log file.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlres.backends.base import refuse_unfinished
 from jupyter_mlres.backends.kubernetes.api import AlreadyExists, KubeApi, KubeApiProtocol
 from jupyter_mlres.backends.kubernetes.config import load_cluster_config
 from jupyter_mlres.backends.kubernetes.dask import (
@@ -339,6 +341,33 @@ class KubernetesBackend:
             message="cancelled",
             log_location=f"{self.namespace}/{run_id}",
         )
+
+    def delete(self, run_id: RunId) -> None:
+        log = self.log_path(run_id)
+        try:
+            status = self.status(run_id)
+        except RunNotFound:
+            # the Job is gone already (cancelled elsewhere, or its TTL ran out): the kept log is
+            # all that is left of the run
+            if not log.is_file():
+                raise
+            log.unlink(missing_ok=True)
+            return
+        refuse_unfinished(status, default_backend=self.settings.backend)
+        with self._lock:
+            entry = self._runs.get(run_id)
+        job = (entry.tracker.job if entry is not None else None) or self._get_or_none("Job", run_id)
+        with contextlib.suppress(RunNotFound):  # gone meanwhile: fine, that is what we want
+            self.api.delete("Job", self.namespace, run_id, propagation="Background")
+        cluster = cluster_of(job)
+        if cluster is not None:
+            delete_cluster(self.api, self.namespace, cluster)
+        with self._lock:
+            entry = self._runs.pop(run_id, None)
+        if entry is not None:  # its log file is open for appending: close it before removing it
+            entry.tracker.close()
+            entry.logs.close()
+        log.unlink(missing_ok=True)
 
     def list_runs(self) -> list[RunStatus]:
         jobs, _ = self.api.list("Job", self.namespace, label_selector=f"{LABEL_MANAGED}={MANAGED_BY}")

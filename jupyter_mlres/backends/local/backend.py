@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import psutil
 
+from jupyter_mlres.backends.base import refuse_unfinished
 from jupyter_mlres.backends.local import launch, warmstart
 from jupyter_mlres.backends.local.files import append_json_line, read_json, read_json_lines, write_json_atomic
 from jupyter_mlres.backends.local.gpus import GpuAllocator, process_alive
@@ -86,6 +87,8 @@ sys.exit(main(sys.argv[1:], launched=launched, cancelled=bool(cancelled)))
 """
 _SUPERVISOR_START_GRACE: Final = 30.0
 """Seconds a run may sit without a recorded supervisor before it counts as lost."""
+_SUPERVISOR_EXIT_GRACE: Final = 10.0
+"""Seconds ``delete`` waits for a finished run's supervisor to write its last event and exit."""
 
 
 class LocalBackend:
@@ -235,6 +238,39 @@ class LocalBackend:
         if "result_repr" in payload:
             return payload["result_repr"]
         return payload.get("result")
+
+    def delete(self, run_id: RunId) -> None:
+        run_dir = self._run_dir(run_id)
+        try:
+            record = self._status_record(run_dir)
+        except FileNotFoundError:  # another delete got there first
+            raise RunNotFound(f"no local run named {run_id!r} in {self.root}") from None
+        refuse_unfinished(status_from_record(record), default_backend=self.settings.backend)
+        path = run_dir.path
+        # _run_dir accepts DNS-1123 names only, so the path is a direct child of the root; a
+        # symlink planted there instead of a directory is refused, never followed.
+        if path.is_symlink() or not path.is_dir() or path.parent != self.root:
+            raise BackendError(f"refusing to delete {path}: not a run directory directly under {self.root}")
+        # The supervisor writes the terminal event just after the terminal status: let it finish.
+        supervisor = self._supervisor(run_dir)
+        deadline = time.monotonic() + _SUPERVISOR_EXIT_GRACE
+        while supervisor is not None and process_alive(*supervisor):
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"run {run_id} is finished but its local supervisor (pid {supervisor[0]}) has not "
+                    "exited yet; try again in a moment"
+                )
+            time.sleep(_POLL_MAX)
+        self._wakeups.pop(run_id, None)
+        # status.json first: from then on the run is gone for every reader (list_runs, status),
+        # even if removing the rest fails half-way.
+        run_dir.status.unlink(missing_ok=True)
+        failures = _remove_tree(path)
+        if failures:
+            raise BackendError(
+                f"run {run_id} was deleted, but {len(failures)} of its files could not be removed "
+                f"(first: {failures[0]})"
+            )
 
     # -- helpers ---------------------------------------------------------------------------------
     def run_dir(self, run_id: RunId) -> Path:
@@ -442,6 +478,22 @@ def _plan_grace(run_dir: RunDir) -> float:
         return Plan.from_json(read_json(run_dir.plan)).grace_seconds
     except (OSError, ValueError, TypeError, KeyError):
         return 5.0
+
+
+def _remove_tree(path: Path) -> list[str]:
+    """Remove ``path`` and everything under it (symlinks are removed, never followed); what
+    could not be removed."""
+    failures: list[str] = []
+
+    def failed(where: str, error: BaseException) -> None:
+        if not isinstance(error, FileNotFoundError):  # removed meanwhile (a concurrent delete)
+            failures.append(f"{where}: {error}")
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=lambda _fn, where, exc: failed(where, exc))
+    else:
+        shutil.rmtree(path, onerror=lambda _fn, where, info: failed(where, info[1]))
+    return failures
 
 
 def _safe_child(directory: Path, name: str) -> Path:
