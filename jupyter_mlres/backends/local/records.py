@@ -18,6 +18,7 @@ __all__ = [
     "event_from_record",
     "event_record",
     "now",
+    "pending_replica",
     "status_from_record",
 ]
 
@@ -31,6 +32,19 @@ class ReplicaRecord(TypedDict):
     pid: int | None
     pid_started: float | None
     """The process' start time (psutil ``create_time``): a recycled pid is not our process."""
+
+
+def pending_replica(index: int) -> ReplicaRecord:
+    """A replica (or Dask worker) not started yet."""
+    return {
+        "index": index,
+        "phase": JobPhase.PENDING.value,
+        "reason": "",
+        "message": "",
+        "exit_code": None,
+        "pid": None,
+        "pid_started": None,
+    }
 
 
 class StatusRecord(TypedDict):

@@ -35,7 +35,7 @@ from jupyter_mlres.backends.local.logfile import LogWriter
 from jupyter_mlres.backends.local.notify import Notifier
 from jupyter_mlres.backends.local.plan import Plan
 from jupyter_mlres.backends.local.quantities import format_bytes
-from jupyter_mlres.backends.local.records import ReplicaRecord, StatusRecord, event_record, now
+from jupyter_mlres.backends.local.records import StatusRecord, event_record, now, pending_replica
 from jupyter_mlres.backends.local.volumes import prepare_mounts, release_mounts
 from jupyter_mlres.core.runs import JobPhase
 
@@ -442,7 +442,7 @@ class Supervisor:
         for change in changes:
             if change.index is not None and change.phase is not None:
                 while len(records) <= change.index:
-                    records.append(_worker_record(len(records)))
+                    records.append(pending_replica(len(records)))
                 records[change.index].update(
                     {"phase": change.phase.value, "reason": change.reason, "message": change.message}
                 )
@@ -570,18 +570,6 @@ class Supervisor:
 
 
 # -- process helpers ---------------------------------------------------------------------------
-
-
-def _worker_record(index: int) -> ReplicaRecord:
-    return {
-        "index": index,
-        "phase": JobPhase.PENDING.value,
-        "reason": "",
-        "message": "",
-        "exit_code": None,
-        "pid": None,
-        "pid_started": None,
-    }
 
 
 def _pidfd(pid: int) -> int | None:
