@@ -35,11 +35,11 @@ from jupyter_mlres.backends.local.logfile import LogCursor, tail_offset
 from jupyter_mlres.backends.local.notify import Wakeup
 from jupyter_mlres.backends.local.plan import Plan, build_plan
 from jupyter_mlres.backends.local.records import (
-    ReplicaRecord,
     StatusRecord,
     event_from_record,
     event_record,
     now,
+    pending_replica,
     status_from_record,
 )
 from jupyter_mlres.core.errors import BackendError, RunNotFound, SubmitError
@@ -162,7 +162,7 @@ class LocalBackend:
                 terminal_since = time.monotonic()
             if terminal_since is not None and time.monotonic() - terminal_since > _TERMINAL_EVENT_GRACE:
                 return
-            delay = self._pause(wakeup, seen, delay, stop)
+            delay = _pause(wakeup, seen, delay, stop)
 
     def logs(
         self,
@@ -186,7 +186,7 @@ class LocalBackend:
                 yield from batch
             if terminal or (stop is not None and stop.is_set()):
                 return
-            delay = _POLL_MIN if got else self._pause(wakeup, seen, delay, stop)
+            delay = _POLL_MIN if got else _pause(wakeup, seen, delay, stop)
 
     def cancel(self, run_id: RunId) -> RunStatus:
         run_dir = self._run_dir(run_id)
@@ -207,7 +207,7 @@ class LocalBackend:
             record = self._status_record(run_dir)
             if JobPhase(record["phase"]).is_terminal:
                 break
-            delay = self._pause(wakeup, seen, min(delay, _POLL_MAX), None)
+            delay = _pause(wakeup, seen, min(delay, _POLL_MAX), None)
         return status_from_record(record)
 
     def list_runs(self) -> list[RunStatus]:
@@ -301,18 +301,7 @@ class LocalBackend:
         ]
         write_json_atomic(run_dir.plan, plan.to_json(), mode=0o600)
         created = now()
-        replicas: list[ReplicaRecord] = [
-            {
-                "index": i,
-                "phase": JobPhase.PENDING.value,
-                "reason": "",
-                "message": "",
-                "exit_code": None,
-                "pid": None,
-                "pid_started": None,
-            }
-            for i in range(plan.replicas)
-        ]
+        replicas = [pending_replica(i) for i in range(plan.replicas)]
         record: StatusRecord = {
             "run_id": run.run_id,
             "function": run.function,
@@ -385,19 +374,6 @@ class LocalBackend:
         threading.Thread(target=proc.wait, name=f"mlres-reap-{proc.pid}", daemon=True).start()
         return proc.pid, started
 
-    def _pause(self, wakeup: Wakeup | None, seen: int, delay: float, stop: threading.Event | None) -> float:
-        """Wait until the run's files may have changed (poked) or ``delay`` passed; the next delay."""
-        if wakeup is None or wakeup.closed:  # closed: its supervisor is gone, the files final
-            return _sleep(delay, stop)
-        end = time.monotonic() + delay
-        # In slices, so that a ``stop`` is seen as soon as without a wakeup.
-        while not (stop is not None and stop.is_set()) and wakeup.generation == seen and not wakeup.closed:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                break
-            wakeup.wait(seen, min(remaining, _POLL_MAX))
-        return min(delay * 1.5, _POLL_MAX_WITH_WAKEUP)
-
     def _supervisor(self, run_dir: RunDir) -> tuple[int, float | None] | None:
         try:
             data = read_json(run_dir.path / "supervisor.json")
@@ -463,6 +439,20 @@ def _replica_pids(run_dir: RunDir, record: StatusRecord) -> list[int]:
             if launch.process_start_ticks(pid) == replica["start"]:
                 pids.append(pid)
     return pids
+
+
+def _pause(wakeup: Wakeup | None, seen: int, delay: float, stop: threading.Event | None) -> float:
+    """Wait until the run's files may have changed (poked) or ``delay`` passed; the next delay."""
+    if wakeup is None or wakeup.closed:  # closed: its supervisor is gone, the files final
+        return _sleep(delay, stop)
+    end = time.monotonic() + delay
+    # In slices, so that a ``stop`` is seen as soon as without a wakeup.
+    while not (stop is not None and stop.is_set()) and wakeup.generation == seen and not wakeup.closed:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            break
+        wakeup.wait(seen, min(remaining, _POLL_MAX))
+    return min(delay * 1.5, _POLL_MAX_WITH_WAKEUP)
 
 
 def _sleep(delay: float, stop: threading.Event | None) -> float:

@@ -20,6 +20,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -43,12 +44,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@dataclass(frozen=True)
 class WarmStart:
     """A supervisor the server forked."""
 
-    def __init__(self, pid: int, started: float | None) -> None:
-        self.pid = pid
-        self.started = started
+    pid: int
+    started: float | None
 
 
 def _private_dir() -> Path | None:
@@ -151,11 +152,8 @@ def request_start(where: Path, run_dir: Path, notify: socket.socket) -> WarmStar
                 sock.sendall(message[sent:])
             sock.shutdown(socket.SHUT_WR)
             reply = bytearray()
-            deadline = time.monotonic() + _ANSWER_TIMEOUT
-            while chunk := sock.recv(4096):
+            while chunk := sock.recv(4096):  # the server closes after its one answer
                 reply += chunk
-                if time.monotonic() > deadline:
-                    break
             answer = json.loads(reply)
         except (OSError, ValueError) as e:
             raise SubmitError(
