@@ -26,8 +26,12 @@ _STR_TAG: Final = "tag:yaml.org,2002:str"
 _RESOLVER: Final = Resolver()
 # Conservative: ASCII words, paths, image references, label keys. ':' only inside (never ': ').
 _PLAIN: Final = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@+=-]*(?::[A-Za-z0-9_./@+=-]+)*")
-# Characters YAML cannot carry literally in a block scalar (besides \n and \t).
-_NOT_PRINTABLE: Final = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\ufeff")
+# Characters YAML cannot carry literally in a block scalar (besides \n and \t): outside its
+# printable set, the byte order mark, and the line and paragraph separators (PyYAML breaks a
+# block's line at them).
+_NOT_PRINTABLE: Final = re.compile(
+    "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\ufeff\u2028\u2029]"
+)
 _NEEDS_DOUBLE_QUOTES: Final = re.compile(f"[\t\n\r\\\\]|{_NOT_PRINTABLE.pattern}")
 
 

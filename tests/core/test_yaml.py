@@ -66,3 +66,9 @@ def test_manifests_read_back_identically_and_code_is_a_block() -> None:
     assert "  main.py: |\n    def train():\n        return 1\n" in text
     assert "        - python3\n" in text
     assert "          value: '2'\n" in text  # WORLD_SIZE: strings that look like numbers are quoted
+
+
+def test_line_separators_in_multi_line_strings_read_back() -> None:
+    # PyYAML breaks a block scalar's line at U+2028/U+2029: such strings are quoted, not blocks.
+    for text in ("x\u2028y\nz", "a\n\u2029b\n", "code\n# \u2028 in a comment\n"):
+        assert yaml.safe_load(dump_yaml({"k": text})) == {"k": text}
