@@ -20,7 +20,14 @@ from yaml.resolver import Resolver
 
 from jupyter_mlres.core.runs import RenderedRun
 
-__all__ = ["dump_yaml", "run_to_yaml"]
+__all__ = [
+    "double_quoted",
+    "dump_yaml",
+    "literal_block_header",
+    "literal_block_ok",
+    "run_to_yaml",
+    "yaml_float",
+]
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _RESOLVER: Final = Resolver()
@@ -56,10 +63,15 @@ def _scalar(value: str) -> str:
 
 def _quote(value: str) -> str:
     """A quoted scalar: single quotes as PyYAML writes them ('2', 'true') when the text is one
-    printable line; else double quotes with JSON's escapes plus YAML's for what YAML cannot carry
-    literally."""
+    printable line; else double quotes."""
     if not _NEEDS_DOUBLE_QUOTES.search(value):
         return "'" + value.replace("'", "''") + "'"
+    return double_quoted(value)
+
+
+def double_quoted(value: str) -> str:
+    """A double-quoted YAML scalar: JSON's escapes plus YAML's for what YAML cannot carry
+    literally (astral characters stay whole)."""
     return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
@@ -68,17 +80,27 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def literal_block_ok(value: str) -> bool:
+    """Can multi-line ``value`` be a ``|`` block (kept verbatim), or must it be quoted?"""
+    return "\n" in value and value[0] not in " \n" and "\r" not in value and not _NOT_PRINTABLE.search(value)
+
+
+def literal_block_header(value: str) -> str:
+    """``|-``, ``|`` or ``|+``: the chomping that gives back ``value``'s trailing newlines."""
+    trailing = len(value) - len(value.rstrip("\n"))
+    return "|-" if trailing == 0 else ("|" if trailing == 1 else "|+")
+
+
 def _block_literal(value: str, indent: int) -> list[str] | None:
     """A multi-line string as a ``|`` block (None when it must be quoted instead)."""
-    if "\n" not in value or value[0] in " \n" or "\r" in value or _NOT_PRINTABLE.search(value):
+    if not literal_block_ok(value):
         return None
     body = value.rstrip("\n")
     trailing = len(value) - len(body)
-    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
     pad = " " * indent
     lines = [f"{pad}{line}" if line else "" for line in body.split("\n")]
     lines.extend([""] * (trailing - 1) if trailing > 1 else [])
-    return [f"|{chomp}", *lines]
+    return [literal_block_header(value), *lines]
 
 
 def _inline(value: Any) -> str | None:
@@ -92,7 +114,7 @@ def _inline(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _float(value)
+        return yaml_float(value)
     if isinstance(value, str):
         return None if "\n" in value else _scalar(value)
     if isinstance(value, dict) and not value:
@@ -104,7 +126,8 @@ def _inline(value: Any) -> str | None:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
-def _float(value: float) -> str:
+def yaml_float(value: float) -> str:
+    """A float as YAML 1.1 reads it back (``.nan``, ``.inf``, a dot in every mantissa)."""
     if value != value:
         return ".nan"
     if value in (float("inf"), float("-inf")):

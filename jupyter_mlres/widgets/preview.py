@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from jupyter_mlres.core.yamlout import double_quoted, literal_block_header, literal_block_ok, yaml_float
+
 __all__ = [
     "Annotator",
     "Path",
@@ -62,70 +64,13 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _float(value)
+        return yaml_float(value)
     return _string(str(value))
 
 
 @lru_cache(maxsize=4096)
 def _string(text: str) -> str:
-    return text if _plain_ok(text) else _double_quoted(text)
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _yaml_printable(code: int) -> bool:
-    # YAML's printable set, minus its extra line breaks (NEL, LS, PS) and the byte order mark.
-    return (
-        0x20 <= code <= 0x7E
-        or 0xA0 <= code <= 0xD7FF
-        or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
-        or 0x10000 <= code <= 0x10FFFF
-    ) and code not in (0x2028, 0x2029)
-
-
-def _double_quoted(text: str) -> str:
-    """A YAML double-quoted scalar (JSON's escapes would split astral characters in two)."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif _yaml_printable(code):
-            out.append(ch)
-        elif code <= 0xFF:
-            out.append(f"\\x{code:02x}")
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return '"' + "".join(out) + '"'
-
-
-def _float(value: float) -> str:
-    if value != value:
-        return ".nan"
-    if value in (float("inf"), float("-inf")):
-        return ".inf" if value > 0 else "-.inf"
-    text = repr(value)
-    # YAML 1.1 (PyYAML) reads "5e-324" as a string: its floats need a dot.
-    if "." not in text:
-        mantissa, e, exponent = text.partition("e")
-        text = f"{mantissa}.0{e}{exponent}"
-    return text
-
-
-def _block_ok(text: str) -> bool:
-    # A literal block keeps text verbatim, except what YAML cannot express in one.
-    if "\n" not in text or text.startswith((" ", "\n")) or "\r" in text or "\t" in text:
-        return False
-    return all(ch.isprintable() or ch == "\n" for ch in text)
-
-
-def _block_header(text: str) -> str:
-    if text.endswith("\n\n"):
-        return "|+"
-    return "|" if text.endswith("\n") else "|-"
+    return text if _plain_ok(text) else double_quoted(text)
 
 
 class _Emitter:
@@ -156,8 +101,8 @@ class _Emitter:
         elif isinstance(value, list | tuple) and value:
             self.add(f"{indent}{head}", path, extra, comment)
             self.sequence(value, indent + _INDENT, path)
-        elif isinstance(value, str) and _block_ok(value):
-            self.add(f"{indent}{head} {_block_header(value)}", path, extra, comment)
+        elif isinstance(value, str) and literal_block_ok(value):
+            self.add(f"{indent}{head} {literal_block_header(value)}", path, extra, comment)
             body = value[:-1] if value.endswith("\n") else value
             for i, line in enumerate(body.split("\n")):
                 self.add(f"{indent}{_INDENT}{line}" if line else "", (*path, f"line{i}"))

@@ -68,3 +68,9 @@ def test_html_escapes_and_marks_changes() -> None:
     assert "&lt;b&gt;" in shown
     assert "x &amp; y" in shown
     assert 'class="mlres-line mlres-changed"' in shown
+
+
+def test_line_separators_in_multi_line_strings_read_back() -> None:
+    # The preview shares core's scalar rules (core/yamlout.py): such strings are quoted.
+    for text in ("x\u2028y\nz", "a\n\u2029b\n", "tab\tin a block\n"):
+        assert yaml.safe_load(lines_to_text(emit_yaml([{"k": text}]))) == {"k": text}
