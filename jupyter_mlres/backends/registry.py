@@ -10,7 +10,7 @@ from jupyter_mlres.backends.base import Backend
 from jupyter_mlres.core.errors import SpecError
 from jupyter_mlres.core.settings import Settings
 
-__all__ = ["available_backends", "create_backend", "register_backend"]
+__all__ = ["available_backends", "check_backend_name", "create_backend", "register_backend"]
 
 BackendFactory = Callable[[Settings], Backend]
 
@@ -48,4 +48,14 @@ def create_backend(name: str, settings: Settings) -> Backend:
         if ep.name == name:
             factory: BackendFactory = ep.load()
             return factory(settings)
-    raise SpecError("backend", name, available_backends(), reason="unknown backend")
+    raise _unknown(name)
+
+
+def check_backend_name(name: str) -> None:
+    """A ``SpecError`` listing the choices unless backend ``name`` exists (nothing is created)."""
+    if name not in available_backends():
+        raise _unknown(name)
+
+
+def _unknown(name: str) -> SpecError:
+    return SpecError("backend", name, available_backends(), reason="unknown backend")

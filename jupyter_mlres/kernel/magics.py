@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum
 
 from jupyter_mlres.backends.base import Backend
+from jupyter_mlres.backends.registry import check_backend_name
 from jupyter_mlres.core.cellargs import CellArgs, parse_cell_args, usage
 from jupyter_mlres.core.errors import BackendError, SpecError
 from jupyter_mlres.core.runs import RunId
@@ -134,6 +135,8 @@ class MlresMagics(Magics):
         fn, capture = build_cell_function(args, cell, self.settings, self._user_ns(), hidden)
         self.last_cell = (args, cell)
         if args.dry_run:
+            if args.backend:  # what would run must be able to run: a wrong name is said now
+                check_backend_name(args.backend)
             print(preview_text(fn, self.settings, capture, args, params=args.param_dict), end="")
             return None
         run = run_function(

@@ -57,6 +57,7 @@ def _succeed(fake: FakeBackend, *lines: str, result: object = None) -> Callable[
         ("--cpus 2", "did you mean --cpu?"),
         ("--handler main", "--handler: invalid value 'main' (not defined in the cell)"),
         ("--backend nowhere", "backend: invalid value 'nowhere' (unknown backend); allowed: "),
+        ("--backend nowhere --dry-run", "backend: invalid value 'nowhere' (unknown backend); allowed: "),
     ],
 )
 def test_bad_options_are_one_usage_error_line_and_nothing_is_submitted(
